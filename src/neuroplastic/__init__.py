@@ -1,0 +1,35 @@
+"""neuroplastic: brain-inspired neural networks for PyTorch.
+
+Spiking neurons (LIF, adaptive LIF, Izhikevich), rate neurons, surrogate-gradient training,
+synaptic plasticity and event-driven simulation, with Keras-, scikit-learn- and River-style
+interfaces.
+"""
+from neuroplastic._core.seed import seed_everything
+from neuroplastic._version import __version__
+from neuroplastic.encoding import (
+    ConstantEncoder,
+    LatencyEncoder,
+    PopulationEncoder,
+    RateEncoder,
+)
+from neuroplastic.network import NetState, Sequential
+from neuroplastic.neurons import (
+    ALIF,
+    LI,
+    LIF,
+    ALIFCell,
+    Izhikevich,
+    IzhikevichCell,
+    LICell,
+    LIFCell,
+    Rate,
+    Surrogate,
+)
+from neuroplastic.synapses import Conv2d, Dense, Flatten, MaxPool2d, RecurrentLIF
+
+__all__ = [
+    "ALIF", "ALIFCell", "ConstantEncoder", "Conv2d", "Dense", "Flatten", "Izhikevich",
+    "IzhikevichCell", "LI", "LICell", "LIF", "LIFCell", "LatencyEncoder", "MaxPool2d", "NetState",
+    "PopulationEncoder", "Rate", "RateEncoder", "RecurrentLIF", "Sequential", "Surrogate",
+    "__version__", "seed_everything",
+]

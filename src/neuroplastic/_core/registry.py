@@ -1,0 +1,83 @@
+"""Backend registry: fast kernels register beside the pure-torch reference.
+
+A model asks for ``get_backend("lif_sequence", x.device)`` and gets the highest-priority
+implementation registered for that device type whose availability check passes, falling back to
+the ``"reference"`` implementation, which is always registered (``device_type="any"``). Models never
+contain ``if backend == ...`` chains. ``NEUROPLASTIC_BACKEND=reference`` forces the reference
+everywhere (useful for debugging), and ``get_backend(..., name=...)`` selects one explicitly.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+
+@dataclass
+class _Entry:
+    name: str
+    fn: Callable
+    device_types: tuple[str, ...]
+    priority: int
+    available: Callable[[], bool] = field(default=lambda: True)
+
+
+_REGISTRY: dict[str, list[_Entry]] = {}
+
+
+def register_backend(
+    op: str,
+    name: str,
+    *,
+    device_types: tuple[str, ...] = ("any",),
+    priority: int = 0,
+    available: Callable[[], bool] | None = None,
+) -> Callable[[Callable], Callable]:
+    """Decorator registering ``fn`` as implementation ``name`` of operation ``op``.
+
+    Args:
+        op: operation name, e.g. ``"lif_sequence"``.
+        name: implementation name, e.g. ``"reference"``, ``"cpu_fused"``, ``"triton"``.
+        device_types: device types it runs on (``"cpu"``, ``"cuda"``) or ``("any",)``.
+        priority: higher wins when several apply.
+        available: optional zero-argument check (e.g. "is Triton importable").
+    """
+
+    def deco(fn: Callable) -> Callable:
+        entries = _REGISTRY.setdefault(op, [])
+        entries[:] = [e for e in entries if e.name != name]
+        entries.append(_Entry(name, fn, tuple(device_types), priority, available or (lambda: True)))
+        entries.sort(key=lambda e: -e.priority)
+        return fn
+
+    return deco
+
+
+def available_backends(op: str, device: torch.device | str | None = None) -> list[str]:
+    """Names of implementations of ``op`` usable on ``device`` (all devices if None), best first."""
+    if op not in _REGISTRY:
+        raise KeyError(f"unknown operation {op!r}: registered are {sorted(_REGISTRY)}")
+    dtype = None if device is None else torch.device(device).type
+    return [
+        e.name
+        for e in _REGISTRY[op]
+        if (dtype is None or "any" in e.device_types or dtype in e.device_types) and e.available()
+    ]
+
+
+def get_backend(op: str, device: torch.device | str, name: str | None = None) -> Callable:
+    """Return the best implementation of ``op`` for ``device`` (or the one called ``name``)."""
+    forced = name or os.environ.get("NEUROPLASTIC_BACKEND") or None
+    names = available_backends(op, device)
+    if forced is not None:
+        if forced not in names:
+            if name is None and "reference" in names:  # env override that does not apply to this op
+                forced = "reference"
+            else:
+                raise ValueError(f"backend {forced!r} is not available for {op!r} on {device}: choose one of {names}")
+        return next(e.fn for e in _REGISTRY[op] if e.name == forced)
+    if not names:
+        raise RuntimeError(f"no implementation of {op!r} for device {device}")
+    return next(e.fn for e in _REGISTRY[op] if e.name == names[0])

@@ -1,0 +1,32 @@
+"""Every pure step function and functional encoder in one namespace."""
+from neuroplastic.encoding import (
+    decode_membrane,
+    delta_encode,
+    delta_step,
+    first_spike_time,
+    latency_encode,
+    poisson_encode,
+    population_encode,
+    rate_encode,
+    spike_count,
+    spike_rate,
+)
+from neuroplastic.neurons import (
+    alif_init,
+    alif_step,
+    izhikevich_init,
+    izhikevich_step,
+    li_init,
+    li_step,
+    lif_init,
+    lif_step,
+    rate_step,
+    spike_fn,
+)
+
+__all__ = [
+    "alif_init", "alif_step", "decode_membrane", "delta_encode", "delta_step", "first_spike_time",
+    "izhikevich_init", "izhikevich_step", "latency_encode", "li_init", "li_step", "lif_init",
+    "lif_step", "poisson_encode", "population_encode", "rate_encode", "rate_step", "spike_count",
+    "spike_fn", "spike_rate",
+]
