@@ -1,0 +1,1 @@
+"""Streaming: online learning, anomaly detection and the NAB benchmark."""
