@@ -75,8 +75,12 @@ class IzhikevichState(NamedTuple):
 
 
 def izhikevich_init(x: torch.Tensor, params: IzhikevichParams) -> IzhikevichState:
-    """Start at ``v = c``, ``u = b c`` (Izhikevich's convention)."""
-    v = torch.full_like(x, params.c)
+    """Start at ``v = -65`` mV, ``u = b v`` (the convention of Izhikevich's 2003 code).
+
+    Not ``v = c``: for ``c`` above the unstable fixed point (chattering, ``c = -50``, sits exactly on
+    it) the neuron would never relax to rest without input.
+    """
+    v = torch.full_like(x, -65.0)
     return IzhikevichState(v, params.b * v)
 
 
