@@ -1,0 +1,598 @@
+"""Numeric CSV tables: `TableEncoder` (fit on training rows, reusable at predict time) and
+`load_csv` (read, stratified split, encode).
+
+Only the standard library's `csv` module and numpy are used; pandas is not needed, though a
+pandas ``DataFrame`` is accepted wherever a table is.
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+import os
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from neuroplastic.datasets._split import fit_standardizer, stratified_indices
+from neuroplastic.datasets._types import Split
+
+__all__ = ["Table", "TableEncoder", "load_csv", "read_csv"]
+
+#: Cells read as missing values (compared after stripping and lower-casing).
+MISSING_TOKENS = frozenset({"", "nan", "na", "n/a", "null", "none", "?"})
+
+CONFIG_FORMAT = "neuroplastic.datasets.TableEncoder"
+CONFIG_VERSION = 1
+
+#: A CSV path, a `Table`, ``{column: values}``, a list of ``{column: value}`` rows, or a
+#: pandas-like DataFrame (duck typed; pandas is not imported).
+TableLike = Union["Table", str, os.PathLike, Mapping[str, Sequence[Any]],
+                  Sequence[Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Table:
+    """Raw cells by column, as read by `read_csv`; pass it anywhere a table is accepted.
+
+    Attributes:
+        columns: Column names in file order.
+        cells: ``{column: [cell, ...]}``, cells as read (strings for CSV).
+        source: What the rows came from (a file name), for messages.
+        where: Describes row ``i`` for messages (``"line 7 of data.csv"``).
+    """
+
+    columns: list[str]
+    cells: dict[str, list[Any]]
+    source: str
+    where: Callable[[int], str]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.cells[self.columns[0]]) if self.columns else 0
+
+    def take(self, idx: np.ndarray) -> Table:
+        idx = [int(i) for i in idx]
+        outer = self.where
+        return Table(
+            self.columns,
+            {c: [v[i] for i in idx] for c, v in self.cells.items()},
+            self.source,
+            lambda i: outer(idx[i]),
+        )
+
+
+def _row_where(i: int) -> str:
+    return f"row {i}"
+
+
+def read_csv(path: str | os.PathLike, *, delimiter: str = ",") -> Table:
+    """Read a CSV file with a header row into columns of strings.
+
+    Blank lines are skipped; cells and header names are stripped of surrounding spaces; a UTF-8
+    byte-order mark is ignored. Messages about a row name its line in the file.
+
+    Args:
+        path: The CSV file.
+        delimiter: Field separator.
+
+    Returns:
+        A `Table`, accepted by `TableEncoder.fit` / ``transform`` and reusable without
+        re-reading the file.
+
+    Raises:
+        FileNotFoundError: No such file (or it is a folder).
+        ValueError: Empty file, a repeated or empty column name, or a row with the wrong number
+            of fields.
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        what = "is a folder, not a file" if p.is_dir() else "does not exist"
+        raise FileNotFoundError(
+            f"CSV file {str(p)!r} {what} (resolved to {str(p.resolve())!r}, working directory "
+            f"{os.getcwd()!r}): pass the path of an existing .csv file"
+        )
+    with p.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        header: list[str] | None = None
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        for record in reader:
+            if not record or all(not c.strip() for c in record):
+                continue
+            if header is None:
+                header = [c.strip() for c in record]
+                continue
+            if len(record) != len(header):
+                raise ValueError(
+                    f"line {reader.line_num} of {p.name} has {len(record)} fields but the header "
+                    f"has {len(header)} ({', '.join(header)}): fix that row (a quoted cell "
+                    f"with a {delimiter!r} inside must be in double quotes)"
+                )
+            rows.append([c.strip() for c in record])
+            lines.append(reader.line_num)
+    if header is None:
+        raise ValueError(f"CSV file {str(p)!r} is empty: it needs a header row and data rows")
+    _check_header(header, p.name)
+    if not rows:
+        raise ValueError(f"CSV file {str(p)!r} has a header but no data rows: add rows")
+    cells = {c: [r[j] for r in rows] for j, c in enumerate(header)}
+    return Table(header, cells, p.name, lambda i: f"line {lines[i]} of {p.name}")
+
+
+def _check_header(header: Sequence[str], source: str) -> None:
+    for j, c in enumerate(header):
+        if not c:
+            raise ValueError(f"column {j + 1} of {source} has an empty name: name it in the header")
+    seen: set[str] = set()
+    for c in header:
+        if c in seen:
+            raise ValueError(f"column name {c!r} appears twice in {source}: rename one of them")
+        seen.add(c)
+
+
+def _as_table(data: TableLike) -> Table:
+    """Accept a CSV path, a ``{column: values}`` mapping, a list of row dicts or a DataFrame."""
+    if isinstance(data, Table):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        return read_csv(data)
+    if hasattr(data, "columns") and hasattr(data, "__getitem__") and not isinstance(data, Mapping):
+        # pandas-like DataFrame (duck typed, pandas itself is not imported)
+        cols = [str(c) for c in data.columns]
+        cells = {str(c): list(data[c]) for c in data.columns}
+        _check_header(cols, "the DataFrame")
+        return Table(cols, cells, "the DataFrame", _row_where)
+    if isinstance(data, Mapping):
+        cols = [str(c) for c in data.keys()]
+        _check_header(cols, "the table")
+        cells = {str(c): list(np.asarray(v).tolist() if isinstance(v, np.ndarray) else v)
+                 for c, v in data.items()}
+        lengths = {c: len(v) for c, v in cells.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"columns have different lengths {lengths}: give every column one "
+                             "value per row")
+        return Table(cols, cells, "the table", _row_where)
+    if isinstance(data, Iterable):
+        rows = list(data)
+        if not rows or not all(isinstance(r, Mapping) for r in rows):
+            raise TypeError(
+                "a table must be a CSV path, a {column: values} dict, a non-empty list of "
+                "{column: value} row dicts, or a pandas DataFrame"
+            )
+        cols = [str(c) for c in rows[0].keys()]
+        for i, r in enumerate(rows):
+            missing = [c for c in cols if c not in r]
+            if missing:
+                raise ValueError(f"row {i} lacks column(s) {', '.join(missing)}: give every row "
+                                 "the same keys")
+        return Table(cols, {c: [r[c] for r in rows] for c in cols}, "the rows", _row_where)
+    raise TypeError(
+        f"cannot read a table from {type(data).__name__}: pass a CSV path, a {{column: values}} "
+        "dict, a list of row dicts, or a pandas DataFrame"
+    )
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return v.strip().lower() in MISSING_TOKENS
+    try:
+        return bool(math.isnan(v))
+    except TypeError:
+        return False
+
+
+def _numeric_column(table: Table, col: str, hint: str) -> np.ndarray:
+    """Parse one feature column to float64, or raise naming the column and the first bad row."""
+    values = table.cells[col]
+    try:
+        out = np.asarray(values).astype(np.float64)
+        if np.isfinite(out).all():
+            return out
+    except (ValueError, TypeError):
+        pass
+    parsed = np.empty(len(values), dtype=np.float64)
+    for i, v in enumerate(values):  # slow path: find and describe the first bad cell
+        if _is_missing(v):
+            raise ValueError(
+                f"column {col!r}, {table.where(i)}: missing value ({v!r}): fill it in or drop "
+                "that row; missing values are not imputed"
+            )
+        try:
+            f = float(v.strip() if isinstance(v, str) else v)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"column {col!r}, {table.where(i)}: {v!r} is not a number: convert the column "
+                f"to numbers or leave it out with {hint}"
+            ) from None
+        if not math.isfinite(f):
+            raise ValueError(
+                f"column {col!r}, {table.where(i)}: {v!r} is not finite: replace it with a "
+                "finite number or drop that row"
+            )
+        parsed[i] = f
+    return parsed
+
+
+def _label_key(v: Any, as_int: bool) -> Any:
+    """Normalise one target cell: an int if the classes are integers, else a stripped string."""
+    if as_int:
+        if isinstance(v, str):
+            v = v.strip()
+        f = float(v)
+        if not f.is_integer():
+            raise ValueError
+        return int(f)
+    if isinstance(v, (np.generic,)):
+        v = v.item()
+    return v.strip() if isinstance(v, str) else str(v)
+
+
+def _all_integral(values: Sequence[Any]) -> bool:
+    try:
+        for v in values:
+            if isinstance(v, bool):
+                return False
+            _label_key(v, True)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
+def _encode_labels(t: Table, target: str) -> tuple[list[Any], np.ndarray]:
+    """Sorted distinct labels of ``target`` (ints if all integral, else strings) and codes."""
+    raw = t.cells[target]
+    for i, v in enumerate(raw):
+        if _is_missing(v):
+            raise ValueError(
+                f"target column {target!r}, {t.where(i)}: missing label ({v!r}): fill it in or "
+                "drop that row"
+            )
+    as_int = _all_integral(raw)
+    keys = [_label_key(v, as_int) for v in raw]
+    classes = sorted(set(keys))
+    code = {k: i for i, k in enumerate(classes)}
+    return classes, np.array([code[k] for k in keys], dtype=np.int64)
+
+
+class TableEncoder:
+    """Turn rows of a numeric table into float32 features and int64 class codes.
+
+    ``fit`` (on training rows only) remembers the feature columns, the classes of the target
+    column (strings, or integers if every label is an integer; sorted; class ``k`` is
+    ``classes_[k]``) and, if ``standardize``, the per-column mean and standard deviation.
+    ``transform`` then encodes any table with those columns (in any order, extra columns
+    ignored), so the same encoder serves at predict time when the target column is absent.
+
+    A feature column constant on the training rows (std 0) is kept and centred but not divided
+    (scale 1), so it is all zeros on the training rows; it is listed in ``constant_features_``
+    and a warning names it (drop it with ``exclude=[...]`` to silence the warning).
+
+    Missing values (empty cells, ``NA``, ``NaN``, ``?``, ``None``) and non-numeric features are
+    errors naming the column and row; nothing is imputed or dropped silently.
+
+    Args:
+        target: Name of the label column, or ``None`` for features only.
+        features: Feature columns to use, in this order. Default: every column but the target
+            and ``exclude``, in file order.
+        exclude: Columns to leave out (identifiers, free text ...).
+        standardize: Z-score features with training mean and std (``True``) or keep raw values.
+
+    Attributes:
+        feature_names_: Feature columns, in the order of the output's columns.
+        classes_: Original labels; code ``k`` stands for ``classes_[k]``. ``None`` without target.
+        mean_: Training mean per feature (float64), or ``None`` if not standardising.
+        scale_: Training std per feature, 1 for constant features, or ``None``.
+        constant_features_: Features constant on the training rows.
+
+    Example:
+        >>> enc = TableEncoder(target="kind").fit({"a": [1, 2, 3, 4], "kind": ["x", "y", "x", "y"]})
+        >>> enc.transform({"a": [2.5]}).round(3).tolist(), enc.classes_.tolist()
+        ([[0.0]], ['x', 'y'])
+        >>> TableEncoder.from_config(enc.to_config()).transform_target({"kind": ["y"]}).tolist()
+        [1]
+    """
+
+    def __init__(
+        self,
+        target: str | None,
+        *,
+        features: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
+        standardize: bool = True,
+    ) -> None:
+        self.target = target
+        self.features = None if features is None else list(features)
+        self.exclude = list(exclude)
+        self.standardize = bool(standardize)
+        self.feature_names_: list[str] | None = None
+        self.classes_: np.ndarray | None = None
+        self.mean_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+        self.constant_features_: list[str] = []
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, table: TableLike) -> TableEncoder:
+        """Learn feature columns, classes and (optionally) mean/std from training rows.
+
+        Args:
+            table: Training rows: a CSV path, ``{column: values}``, row dicts or a DataFrame.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            ValueError: Missing target or feature column, missing or non-numeric cell.
+        """
+        t = _as_table(table)
+        if self.target is not None:
+            self._require_columns(t, [self.target], what="target column")
+        if self.features is not None:
+            feats = list(self.features)
+            if self.target in feats:
+                raise ValueError(f"target {self.target!r} is also in features=: remove it there")
+        else:
+            feats = [c for c in t.columns if c != self.target and c not in self.exclude]
+        if not feats:
+            raise ValueError(
+                f"no feature columns left in {t.source} (columns: {', '.join(t.columns)}): "
+                "check target=, features= and exclude="
+            )
+        self._require_columns(t, feats, what="feature column")
+        self.feature_names_ = feats
+        if self.target is not None:
+            classes, _ = _encode_labels(t, self.target)
+            self.classes_ = np.array(classes)
+        x = self._features(t)
+        if self.standardize:
+            mean, scale, constant = fit_standardizer(x)
+            self.mean_, self.scale_ = mean, scale
+            self.constant_features_ = [f for f, c in zip(feats, constant) if c]
+            if self.constant_features_:
+                warnings.warn(
+                    f"feature(s) {', '.join(map(repr, self.constant_features_))} are constant "
+                    f"on the {len(x)} training rows of {t.source}: they are centred to 0 and not "
+                    "scaled; leave them out with exclude=[...] if they carry no information",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        return self
+
+    def fit_transform(self, table: TableLike) -> tuple[np.ndarray, np.ndarray | None]:
+        """``fit`` then encode the same rows.
+
+        Returns:
+            ``(x, y)``: float32 ``[N, F]`` and int64 ``[N]`` (``y`` is ``None`` without target).
+        """
+        t = _as_table(table)
+        self.fit(t)
+        y = self.transform_target(t) if self.target is not None else None
+        return self.transform(t), y
+
+    # --------------------------------------------------------------- encoding
+    def transform(self, table: TableLike) -> np.ndarray:
+        """Encode features of new rows the way the training rows were encoded.
+
+        Args:
+            table: Rows with (at least) the columns in ``feature_names_``; the target column
+                may be absent.
+
+        Returns:
+            float32 ``[N, F]``.
+        """
+        self._check_fitted()
+        t = _as_table(table)
+        self._require_columns(t, self.feature_names_, what="feature column")
+        x = self._features(t)
+        if self.standardize:
+            x = (x - self.mean_) / self.scale_
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def transform_target(self, table: TableLike) -> np.ndarray:
+        """Encode the target column of ``table`` to codes 0..K-1.
+
+        Returns:
+            int64 ``[N]``.
+
+        Raises:
+            ValueError: No target configured or present, or a label unseen during ``fit``.
+        """
+        self._check_fitted()
+        if self.target is None or self.classes_ is None:
+            raise ValueError("this TableEncoder has no target: build it with target='<column>'")
+        t = _as_table(table)
+        self._require_columns(t, [self.target], what="target column")
+        as_int = self.classes_.dtype.kind in "iu"
+        index = {k.item() if isinstance(k, np.generic) else k: i
+                 for i, k in enumerate(self.classes_)}
+        out = np.empty(t.n_rows, dtype=np.int64)
+        for i, v in enumerate(t.cells[self.target]):
+            if _is_missing(v):
+                raise ValueError(f"target column {self.target!r}, {t.where(i)}: missing label "
+                                 f"({v!r}): fill it in or drop that row")
+            try:
+                out[i] = index[_label_key(v, as_int)]
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(
+                    f"target column {self.target!r}, {t.where(i)}: label {v!r} was not seen in "
+                    f"training (classes: {', '.join(map(str, self.classes_.tolist()))}): drop "
+                    "that row or refit on data that includes it"
+                ) from None
+        return out
+
+    def inverse_transform_target(self, codes: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Map class codes 0..K-1 (e.g. predictions) back to the original labels."""
+        self._check_fitted()
+        if self.classes_ is None:
+            raise ValueError("this TableEncoder has no target: build it with target='<column>'")
+        codes = np.asarray(codes, dtype=np.int64)
+        bad = (codes < 0) | (codes >= len(self.classes_))
+        if bad.any():
+            raise ValueError(f"class code {int(codes[bad][0])} out of range "
+                             f"0..{len(self.classes_) - 1}")
+        return self.classes_[codes]
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """``classes_`` as strings (empty without target)."""
+        return () if self.classes_ is None else tuple(str(c) for c in self.classes_.tolist())
+
+    # ---------------------------------------------------------- serialisation
+    def to_config(self) -> dict[str, Any]:
+        """A plain JSON-able dict holding everything ``transform`` needs.
+
+        Example:
+            >>> import json
+            >>> enc = TableEncoder("y").fit({"a": [0, 2], "y": [3, 5]})
+            >>> json.loads(json.dumps(enc.to_config()))["classes"]
+            [3, 5]
+        """
+        self._check_fitted()
+        return {
+            "format": CONFIG_FORMAT,
+            "version": CONFIG_VERSION,
+            "target": self.target,
+            "features": list(self.feature_names_),
+            "standardize": self.standardize,
+            "classes": None if self.classes_ is None else self.classes_.tolist(),
+            "mean": None if self.mean_ is None else [float(v) for v in self.mean_],
+            "scale": None if self.scale_ is None else [float(v) for v in self.scale_],
+            "constant_features": list(self.constant_features_),
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> TableEncoder:
+        """Rebuild a fitted encoder from `to_config`'s dict (e.g. after a JSON round trip)."""
+        if config.get("format") != CONFIG_FORMAT:
+            raise ValueError(f"not a TableEncoder config (format={config.get('format')!r}): pass "
+                             "the dict made by TableEncoder.to_config()")
+        if config.get("version") != CONFIG_VERSION:
+            raise ValueError(f"TableEncoder config version {config.get('version')!r} is not "
+                             f"supported (expected {CONFIG_VERSION}): upgrade neuroplastic")
+        feats = list(config["features"])
+        enc = cls(config["target"], features=feats, standardize=bool(config["standardize"]))
+        enc.feature_names_ = feats
+        classes = config.get("classes")
+        if classes is not None:
+            kinds = {type(c) for c in classes}
+            if not classes or not (kinds <= {int} or kinds <= {str}):
+                raise ValueError("config 'classes' must be a non-empty list of all ints or all "
+                                 "strings")
+            enc.classes_ = np.array(classes)
+        if enc.standardize:
+            mean = np.asarray(config["mean"], dtype=np.float64)
+            scale = np.asarray(config["scale"], dtype=np.float64)
+            if mean.shape != (len(feats),) or scale.shape != (len(feats),):
+                raise ValueError(f"config has {len(feats)} features but mean/scale of lengths "
+                                 f"{mean.shape}/{scale.shape}: the config is corrupt")
+            if not (np.isfinite(scale).all() and (scale > 0).all()):
+                raise ValueError("config 'scale' must be finite and > 0: the config is corrupt")
+            enc.mean_, enc.scale_ = mean, scale
+        enc.constant_features_ = list(config.get("constant_features", []))
+        return enc
+
+    # ----------------------------------------------------------------- helpers
+    def _check_fitted(self) -> None:
+        if self.feature_names_ is None:
+            raise RuntimeError("TableEncoder is not fitted: call fit(table) first, or rebuild "
+                               "a saved one with TableEncoder.from_config(config)")
+
+    def _features(self, t: Table) -> np.ndarray:
+        cols = []
+        for c in self.feature_names_:
+            hint = (f"features= without {c!r}" if self.features is not None
+                    else f"exclude={[*self.exclude, c]!r}")
+            cols.append(_numeric_column(t, c, hint=hint))
+        return np.stack(cols, axis=1)
+
+    def __repr__(self) -> str:
+        fitted = self.feature_names_ is not None
+        extra = (f", n_features={len(self.feature_names_)}, classes={self.class_names}"
+                 if fitted else ", unfitted")
+        return f"TableEncoder(target={self.target!r}, standardize={self.standardize}{extra})"
+
+    @staticmethod
+    def _require_columns(t: Table, wanted: Sequence[str], *, what: str) -> None:
+        missing = [c for c in wanted if c not in t.cells]
+        if not missing:
+            return
+        c = missing[0]
+        close = difflib.get_close_matches(c, t.columns, n=1, cutoff=0.6)
+        if not close:
+            lower = {x.lower(): x for x in t.columns}
+            close = [lower[c.lower()]] if c.lower() in lower else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"{what} {c!r} not found in {t.source}{hint}; available columns: "
+            f"{', '.join(t.columns)}: pass one of those"
+        )
+
+
+def load_csv(
+    path: str | os.PathLike,
+    target: str,
+    *,
+    test_size: float | int = 0.25,
+    seed: int = 0,
+    standardize: bool = True,
+    features: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    delimiter: str = ",",
+) -> Split:
+    """Read a numeric CSV, split it stratified by ``target``, and encode both parts.
+
+    The rows are split first (``train_test_split(stratify=y, random_state=seed)``), then a
+    `TableEncoder` is fit on the training rows only and applied to both parts. It is returned
+    as ``split.encoder``; save ``split.encoder.to_config()`` beside a model to encode new CSVs.
+
+    Args:
+        path: CSV file with a header row.
+        target: Name of the label column (strings or integers).
+        test_size: Fraction of rows held out, or a number of rows.
+        seed: Random state of the shuffle.
+        standardize: Z-score features with the training rows' mean and std.
+        features: Feature columns to use (default: all but target and ``exclude``).
+        exclude: Columns to leave out.
+        delimiter: Field separator.
+
+    Returns:
+        `Split` (float32 features, int64 codes; ``class_names`` from ``encoder.classes_``;
+        ``name`` is the file's stem).
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: Missing target column (the message lists the columns), a missing or
+            non-numeric cell (column and line named), or a class with fewer than 2 rows.
+    """
+    t = read_csv(path, delimiter=delimiter)
+    TableEncoder._require_columns(t, [target], what="target column")
+    # Class codes of all rows, only to stratify; the encoder is then fit on training rows.
+    classes, y_all = _encode_labels(t, target)
+    train_idx, test_idx = stratified_indices(
+        y_all, test_size, seed, class_names=[str(c) for c in classes], where=t.where,
+        source=t.source,
+    )
+    train, test = t.take(train_idx), t.take(test_idx)
+    enc = TableEncoder(target, features=features, exclude=exclude, standardize=standardize)
+    x_train, y_train = enc.fit_transform(train)
+    if len(enc.classes_) != len(classes):
+        seen = set(enc.classes_.tolist())
+        lost = [str(c) for c in classes if c not in seen]
+        raise ValueError(f"class(es) {', '.join(lost)} ended up with no training rows: lower "
+                         f"test_size={test_size} or add rows of those classes")
+    return Split(
+        x_train=x_train,
+        y_train=y_train,
+        x_test=enc.transform(test),
+        y_test=enc.transform_target(test),
+        feature_names=tuple(enc.feature_names_),
+        class_names=enc.class_names,
+        name=Path(path).stem,
+        encoder=enc,
+    )
