@@ -3,7 +3,10 @@ r"""Send-on-delta coding for streams: an event whenever the signal moved by ``th
 For each step the signal is compared with a reference level ``ref`` (initially the first value,
 or the one given in the state). With :math:`k = \operatorname{trunc}((x_t - ref)/\theta)`, an ON
 spike is sent when :math:`k > 0`, an OFF spike when :math:`k < 0`, and :math:`ref \leftarrow ref
-+ k\theta`. Causal: step ``t`` uses only ``x_0 .. x_t``.
++ \operatorname{sign}(k)\theta`: one event moves the reference by one threshold, so a receiver
+rebuilds it exactly as :math:`x_0 + \theta \sum (ON - OFF)` (within ``threshold`` of the signal
+while it moves less than ``threshold`` per step; faster moves are followed at that slew rate).
+Causal: step ``t`` uses only ``x_0 .. x_t``.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ def delta_step(x: torch.Tensor, state: DeltaState | None, threshold: float) -> t
         state = DeltaState(x.clone())
     k = torch.trunc((x - state.ref) / threshold)
     spikes = torch.stack([(k > 0), (k < 0)], dim=-1).to(x.dtype)
-    return spikes, DeltaState(state.ref + k * threshold)
+    return spikes, DeltaState(state.ref + torch.sign(k) * threshold)
 
 
 def delta_encode(x: torch.Tensor, threshold: float, state: DeltaState | None = None) -> tuple[torch.Tensor, DeltaState]:
