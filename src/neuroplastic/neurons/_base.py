@@ -19,7 +19,7 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import nn
 
-from neuroplastic._core.checks import check_batch, check_positive, check_time_first
+from neuroplastic._core.checks import check_batch, check_finite, check_positive, check_time_first
 from neuroplastic._core.registry import get_backend, register_backend
 
 
@@ -91,6 +91,7 @@ class NeuronCell(_NeuronBase):
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         if x.ndim < 1:
             raise ValueError("input must have a batch dimension [B, ...]")
+        check_finite("input", x)
         self._check_state(state, x)
         if state is None:
             state = self.init_state(x)
@@ -102,6 +103,7 @@ class NeuronSequence(_NeuronBase):
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         check_time_first("input", x)
+        check_finite("input", x)
         self._check_state(state, x[0])
         fn = get_backend(type(self).op, x.device, self.backend)
         return fn(x, state, self.params, self.dt)

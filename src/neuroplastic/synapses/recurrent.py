@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from neuroplastic._core.checks import check_batch, check_positive, check_time_first
+from neuroplastic._core.checks import check_batch, check_finite, check_positive, check_time_first
 from neuroplastic.neurons.lif import LIFParams, LIFState, lif_init, lif_step
 
 
@@ -54,6 +54,7 @@ class RecurrentLIF(nn.Module):
 
     def forward(self, x: torch.Tensor, state: RecurrentState | None = None) -> tuple[torch.Tensor, RecurrentState]:
         check_time_first("input", x, min_ndim=3)
+        check_finite("input", x)
         if state is None:
             state = self.init_state(x[0])
         else:
