@@ -53,7 +53,7 @@ class ALIFParams:
         check_positive("t_ref", self.t_ref, allow_zero=True)
         check_in_choices("reset", self.reset, RESETS)
         if not math.isfinite(self.v_th) or self.v_th <= self.v_reset:
-            raise ValueError(f"v_th ({self.v_th}) must be finite and above v_reset ({self.v_reset})")
+            raise ValueError(f"v_th ({self.v_th}) must be finite and above v_reset ({self.v_reset}): raise v_th or lower v_reset")
         object.__setattr__(self, "surrogate", as_surrogate(self.surrogate))
 
 
