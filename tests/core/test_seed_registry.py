@@ -1,0 +1,92 @@
+"""seed_everything, the backend registry and the state helpers."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from neuroplastic import seed_everything
+from neuroplastic._core import (
+    available_backends,
+    detach_state,
+    get_backend,
+    map_state,
+    register_backend,
+    state_to,
+)
+from neuroplastic._core.registry import _REGISTRY
+from neuroplastic.neurons import LIFState
+
+
+def draw(g: torch.Generator):
+    return (random.random(), float(np.random.rand()), torch.rand(3).tolist(), torch.rand(2, generator=g).tolist())
+
+
+def test_same_seed_same_numbers() -> None:
+    a = draw(seed_everything(123))
+    b = draw(seed_everything(123))
+    c = draw(seed_everything(124))
+    assert a == b
+    assert a[0] != c[0] and a[1] != c[1] and a[2] != c[2] and a[3] != c[3]
+    seed_everything(5)
+    net1 = torch.nn.Linear(3, 3).weight.detach().clone()
+    seed_everything(5)
+    assert torch.equal(torch.nn.Linear(3, 3).weight, net1)
+
+
+def test_seed_rejects_bad_values() -> None:
+    for bad in (-1, 1.5, "7"):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+            seed_everything(bad)
+
+
+@pytest.fixture
+def scratch_op():
+    op = "_test_scratch_op"
+    yield op
+    _REGISTRY.pop(op, None)
+
+
+def test_registry_priority_device_and_availability(scratch_op, monkeypatch) -> None:
+    monkeypatch.delenv("NEUROPLASTIC_BACKEND", raising=False)
+    register_backend(scratch_op, "reference")(lambda: "ref")
+    register_backend(scratch_op, "fast_cpu", device_types=("cpu",), priority=10)(lambda: "fast")
+    register_backend(scratch_op, "gpu_only", device_types=("cuda",), priority=20)(lambda: "gpu")
+    register_backend(scratch_op, "broken", priority=30, available=lambda: False)(lambda: "broken")
+    assert available_backends(scratch_op, "cpu") == ["fast_cpu", "reference"]
+    assert available_backends(scratch_op, "cuda") == ["gpu_only", "reference"]
+    assert available_backends(scratch_op) == ["gpu_only", "fast_cpu", "reference"]
+    assert get_backend(scratch_op, "cpu")() == "fast"
+    assert get_backend(scratch_op, torch.device("cuda"))() == "gpu"
+    assert get_backend(scratch_op, "cpu", name="reference")() == "ref"
+    with pytest.raises(ValueError, match=r"backend 'gpu_only' is not available for '_test_scratch_op' on cpu: choose one of \['fast_cpu', 'reference'\]"):
+        get_backend(scratch_op, "cpu", name="gpu_only")
+    monkeypatch.setenv("NEUROPLASTIC_BACKEND", "reference")
+    assert get_backend(scratch_op, "cpu")() == "ref"
+    monkeypatch.setenv("NEUROPLASTIC_BACKEND", "gpu_only")  # not for this device: falls back
+    assert get_backend(scratch_op, "cpu")() == "ref"
+    # Re-registering a name replaces it.
+    register_backend(scratch_op, "fast_cpu", device_types=("cpu",), priority=10)(lambda: "fast2")
+    monkeypatch.delenv("NEUROPLASTIC_BACKEND")
+    assert get_backend(scratch_op, "cpu")() == "fast2"
+    assert available_backends(scratch_op, "cpu").count("fast_cpu") == 1
+
+
+def test_unknown_op() -> None:
+    with pytest.raises(KeyError, match="unknown operation 'no_such_op': registered are"):
+        available_backends("no_such_op")
+
+
+def test_state_helpers_walk_nested_namedtuples() -> None:
+    v = torch.ones(2, requires_grad=True)
+    st = {"a": LIFState(v * 2, torch.zeros(2)), "b": [LIFState(v * 3, torch.ones(2)), None]}
+    d = detach_state(st)
+    assert not d["a"].v.requires_grad and isinstance(d["b"][0], LIFState) and d["b"][1] is None
+    torch.testing.assert_close(d["b"][0].v, torch.full((2,), 3.0))
+    h = state_to(st, torch.float64)
+    assert h["a"].ref.dtype == torch.float64 and isinstance(h["a"], LIFState)
+    m = map_state(lambda t: t + 1, st)
+    torch.testing.assert_close(m["b"][0].ref, torch.full((2,), 2.0))
+    assert torch.equal(st["b"][0].ref, torch.ones(2))  # inputs untouched
