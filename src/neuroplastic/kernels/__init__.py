@@ -1,0 +1,18 @@
+"""Fused kernels, each registered beside its pure-torch reference in the backend registry.
+
+Importing this package registers them (``neuroplastic`` imports it); nothing here is needed by
+user code directly. Models pick the best implementation through
+:func:`neuroplastic._core.registry.get_backend`:
+
+=================  ==============  ==============  ==========================================
+operation          name            device          module
+=================  ==============  ==============  ==========================================
+``lif_sequence``   ``cpu_fused``   cpu (prio 10)   :mod:`.lif_cpu` (C via ctypes, torch fallback)
+``alif_sequence``  ``cpu_fused``   cpu (prio 10)   :mod:`.lif_cpu`
+``lif_sequence``   ``triton``      cuda (prio 20)  :mod:`.lif_triton` (needs Triton + CUDA)
+``alif_sequence``  ``triton``      cuda (prio 20)  :mod:`.lif_triton`
+=================  ==============  ==============  ==========================================
+"""
+from neuroplastic.kernels import lif_cpu
+
+__all__ = ["lif_cpu"]

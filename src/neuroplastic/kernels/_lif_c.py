@@ -1,0 +1,304 @@
+"""C engine of the fused CPU LIF / adaptive-LIF sequence kernels (forward and backward).
+
+One C function per (model, pass, dtype), over a time-first buffer flattened to ``[T, N]``. Each
+processes ``CHUNK`` neurons at a time through all ``T`` steps, keeping their state in a small
+stack array (L1-resident), so every step touches only its input and output slices once.
+
+Arithmetic mirrors the reference op by op (same operation order, constants rounded to the
+tensor dtype exactly as torch rounds Python scalars, no FMA contraction), so float32/float64
+spikes and final states are bit-identical to the loop over ``lif_step`` / ``alif_step``;
+gradients agree to rounding. The surrogate derivatives are those of
+:mod:`neuroplastic.neurons.surrogate` (kind ids in ``_common.SURROGATE_IDS``).
+"""
+from __future__ import annotations
+
+import ctypes
+import math
+
+import torch
+
+from neuroplastic.kernels._ccompile import build_and_load
+from neuroplastic.kernels._common import SURROGATE_IDS, ALIFConsts, LIFConsts
+from neuroplastic.neurons.surrogate import Surrogate
+
+# Each kernel body is an always-inlined function whose mode arguments (reset mode, save-for-backward,
+# surrogate kind) are compile-time constants at every call site of its dispatcher, so the compiler
+# emits one branch-free, vectorised loop per combination (detach_reset is a 0/1 multiplier instead:
+# fewer copies to compile, and adding an exact zero leaves the sum unchanged).
+_TEMPLATE = r"""
+#define INL static inline __attribute__((always_inline))
+
+INL TY sg_SUF(TY d, const int kind, TY a0, TY a1, TY a2) {
+    /* surrogate derivative; a0 = alpha, a1 = alpha / 2, a2 = pi / 2 * alpha */
+    if (kind == 0) { TY q = (TY)1 + a0 * FABS(d); return (TY)1 / (q * q); }
+    if (kind == 1) { TY z = a2 * d; return a1 / ((TY)1 + z * z); }
+    if (kind == 2) { TY m = (TY)1 - a0 * FABS(d); return a0 * (m > (TY)0 ? m : (TY)0); }
+    { TY e = (TY)1 / ((TY)1 + EXP(-(a0 * d))); return a0 * e * ((TY)1 - e); }
+}
+
+INL void lif_fwd_body_SUF(const TY* restrict x, const TY* restrict v0, TY* restrict s, TY* restrict h,
+                          TY* restrict vT, int64_t T, int64_t N, TY vl, TY beta, TY c, TY vth, TY k, TY vr,
+                          const int reset, const int save) {
+    TY v[CHUNK], scratch[CHUNK];
+    for (int64_t n0 = 0; n0 < N; n0 += CHUNK) {
+        int64_t m = (N - n0 < CHUNK) ? N - n0 : CHUNK;
+        for (int64_t i = 0; i < m; ++i) v[i] = v0[n0 + i];
+        for (int64_t t = 0; t < T; ++t) {
+            const TY* restrict xt = x + t * N + n0;
+            TY* restrict st = s + t * N + n0;
+            TY* restrict ht = save ? h + t * N + n0 : scratch;
+            for (int64_t i = 0; i < m; ++i) {
+                TY hi = (vl + (v[i] - vl) * beta) + c * xt[i];
+                TY si = ((hi - vth) >= (TY)0) ? (TY)1 : (TY)0;
+                st[i] = si;
+                ht[i] = hi;
+                if (reset == 0) v[i] = hi - si * k;
+                else if (reset == 1) v[i] = hi * ((TY)1 - si) + si * vr;
+                else v[i] = hi;
+            }
+        }
+        for (int64_t i = 0; i < m; ++i) vT[n0 + i] = v[i];
+    }
+}
+
+void lif_fwd_SUF(const TY* x, const TY* v0, TY* s, TY* h, TY* vT, int64_t T, int64_t N,
+                 TY vl, TY beta, TY c, TY vth, TY k, TY vr, int reset) {
+#define CALL(R, K) lif_fwd_body_SUF(x, v0, s, h, vT, T, N, vl, beta, c, vth, k, vr, R, K)
+    const int kind = h != 0; /* save h for backward */
+    DISPATCH
+#undef CALL
+}
+
+INL void lif_bwd_body_SUF(const TY* restrict gs, const TY* restrict h, const TY* restrict gvT,
+                          TY* restrict gx, TY* restrict gv0, int64_t T, int64_t N, TY beta, TY c, TY vth,
+                          TY k, TY vr, const int reset, const int detach, const int kind, TY a0, TY a1, TY a2) {
+    TY gv[CHUNK];
+    const TY keep = detach ? (TY)0 : (TY)1; /* x * 0 + g == g exactly: detach_reset drops the term */
+    for (int64_t n0 = 0; n0 < N; n0 += CHUNK) {
+        int64_t m = (N - n0 < CHUNK) ? N - n0 : CHUNK;
+        for (int64_t i = 0; i < m; ++i) gv[i] = gvT ? gvT[n0 + i] : (TY)0;
+        for (int64_t t = T - 1; t >= 0; --t) {
+            const TY* restrict gst = gs + t * N + n0;
+            const TY* restrict ht = h + t * N + n0;
+            TY* restrict gxt = gx + t * N + n0;
+            for (int64_t i = 0; i < m; ++i) {
+                TY hi = ht[i];
+                TY d = hi - vth;
+                TY si = (d >= (TY)0) ? (TY)1 : (TY)0;
+                TY g = gst[i];
+                TY direct = gv[i];
+                if (reset == 0) g = g + (gv[i] * (-k)) * keep;
+                else if (reset == 1) { g = g + (gv[i] * (vr - hi)) * keep; direct = gv[i] * ((TY)1 - si); }
+                TY gh = g * sg_SUF(d, kind, a0, a1, a2) + direct;
+                gxt[i] = gh * c;
+                gv[i] = gh * beta;
+            }
+        }
+        if (gv0) for (int64_t i = 0; i < m; ++i) gv0[n0 + i] = gv[i];
+    }
+}
+
+void lif_bwd_SUF(const TY* gs, const TY* h, const TY* gvT, TY* gx, TY* gv0, int64_t T, int64_t N,
+                 TY beta, TY c, TY vth, TY k, TY vr, int reset, int detach, int kind, TY a0, TY a1, TY a2) {
+#define CALL(R, K) lif_bwd_body_SUF(gs, h, gvT, gx, gv0, T, N, beta, c, vth, k, vr, R, detach, K, a0, a1, a2)
+    DISPATCH
+#undef CALL
+}
+
+INL void alif_fwd_body_SUF(const TY* restrict x, const TY* restrict v0, const TY* restrict a0_,
+                           TY* restrict s, TY* restrict h, TY* restrict ah, TY* restrict vT, TY* restrict aT,
+                           int64_t T, int64_t N, TY vl, TY beta, TY c, TY vth, TY b, TY rho, TY vr,
+                           const int reset, const int save) {
+    TY v[CHUNK], a[CHUNK], scratch[CHUNK], scratch_a[CHUNK];
+    for (int64_t n0 = 0; n0 < N; n0 += CHUNK) {
+        int64_t m = (N - n0 < CHUNK) ? N - n0 : CHUNK;
+        for (int64_t i = 0; i < m; ++i) { v[i] = v0[n0 + i]; a[i] = a0_[n0 + i]; }
+        for (int64_t t = 0; t < T; ++t) {
+            const TY* restrict xt = x + t * N + n0;
+            TY* restrict st = s + t * N + n0;
+            TY* restrict ht = save ? h + t * N + n0 : scratch;
+            TY* restrict aht = save ? ah + t * N + n0 : scratch_a;
+            for (int64_t i = 0; i < m; ++i) {
+                TY hi = (vl + (v[i] - vl) * beta) + c * xt[i];
+                TY th = b * a[i] + vth;
+                TY si = ((hi - th) >= (TY)0) ? (TY)1 : (TY)0;
+                st[i] = si;
+                ht[i] = hi;
+                aht[i] = a[i];
+                if (reset == 0) v[i] = hi - si * (th - vr);
+                else if (reset == 1) v[i] = hi * ((TY)1 - si) + si * vr;
+                else v[i] = hi;
+                a[i] = a[i] * rho + si;
+            }
+        }
+        for (int64_t i = 0; i < m; ++i) { vT[n0 + i] = v[i]; aT[n0 + i] = a[i]; }
+    }
+}
+
+void alif_fwd_SUF(const TY* x, const TY* v0, const TY* a0_, TY* s, TY* h, TY* ah, TY* vT, TY* aT,
+                  int64_t T, int64_t N, TY vl, TY beta, TY c, TY vth, TY b, TY rho, TY vr, int reset) {
+#define CALL(R, K) alif_fwd_body_SUF(x, v0, a0_, s, h, ah, vT, aT, T, N, vl, beta, c, vth, b, rho, vr, R, K)
+    const int kind = h != 0; /* save h, a for backward */
+    DISPATCH
+#undef CALL
+}
+
+INL void alif_bwd_body_SUF(const TY* restrict gs, const TY* restrict h, const TY* restrict ah,
+                           const TY* restrict gvT, const TY* restrict gaT, TY* restrict gx, TY* restrict gv0,
+                           TY* restrict ga0, int64_t T, int64_t N, TY beta, TY c, TY vth, TY b, TY rho, TY vr,
+                           const int reset, const int detach, const int kind, TY a0, TY a1, TY a2) {
+    TY gv[CHUNK], ga[CHUNK];
+    const TY keep = detach ? (TY)0 : (TY)1;
+    for (int64_t n0 = 0; n0 < N; n0 += CHUNK) {
+        int64_t m = (N - n0 < CHUNK) ? N - n0 : CHUNK;
+        for (int64_t i = 0; i < m; ++i) {
+            gv[i] = gvT ? gvT[n0 + i] : (TY)0;
+            ga[i] = gaT ? gaT[n0 + i] : (TY)0;
+        }
+        for (int64_t t = T - 1; t >= 0; --t) {
+            const TY* restrict gst = gs + t * N + n0;
+            const TY* restrict ht = h + t * N + n0;
+            const TY* restrict aht = ah + t * N + n0;
+            TY* restrict gxt = gx + t * N + n0;
+            for (int64_t i = 0; i < m; ++i) {
+                TY hi = ht[i];
+                TY th = b * aht[i] + vth;
+                TY d = hi - th;
+                TY si = (d >= (TY)0) ? (TY)1 : (TY)0;
+                TY g = gst[i] + ga[i];
+                TY direct = gv[i];
+                TY gth = (TY)0;
+                if (reset == 0) { g = g + (gv[i] * (-(th - vr))) * keep; gth = -(gv[i] * si); }
+                else if (reset == 1) { g = g + (gv[i] * (vr - hi)) * keep; direct = gv[i] * ((TY)1 - si); }
+                TY gd = g * sg_SUF(d, kind, a0, a1, a2);
+                TY gh = gd + direct;
+                gth = gth - gd;
+                gxt[i] = gh * c;
+                gv[i] = gh * beta;
+                ga[i] = ga[i] * rho + gth * b;
+            }
+        }
+        if (gv0) for (int64_t i = 0; i < m; ++i) gv0[n0 + i] = gv[i];
+        if (ga0) for (int64_t i = 0; i < m; ++i) ga0[n0 + i] = ga[i];
+    }
+}
+
+void alif_bwd_SUF(const TY* gs, const TY* h, const TY* ah, const TY* gvT, const TY* gaT, TY* gx,
+                  TY* gv0, TY* ga0, int64_t T, int64_t N, TY beta, TY c, TY vth, TY b, TY rho,
+                  TY vr, int reset, int detach, int kind, TY a0, TY a1, TY a2) {
+#define CALL(R, K) alif_bwd_body_SUF(gs, h, ah, gvT, gaT, gx, gv0, ga0, T, N, beta, c, vth, b, rho, vr, R, detach, K, a0, a1, a2)
+    DISPATCH
+#undef CALL
+}
+"""
+
+
+def _dispatch(n_kinds: int) -> str:
+    """A switch over (reset, kind) calling ``CALL`` with literal constants (``kind`` < n_kinds)."""
+    cases = " ".join(f"case {r * 4 + k}: CALL({r}, {k}); break;" for r in range(3) for k in range(n_kinds))
+    return "switch (reset * 4 + kind) { " + cases + " default: break; }"
+
+
+def _instantiate(ty: str, suffix: str, fabs: str, exp: str, specialise: bool) -> str:
+    body = _TEMPLATE.replace("TY", ty).replace("SUF", suffix).replace("FABS", fabs).replace("EXP", exp)
+    # dispatch sites in order: lif_fwd (reset, save), lif_bwd (reset, kind), alif_fwd, alif_bwd
+    pieces = body.split("DISPATCH")
+    assert len(pieces) == 5, "expected four dispatch sites"
+    if specialise:
+        switches = [_dispatch(n) for n in (2, 4, 2, 4)] + [""]
+    else:  # one generic copy per kernel (runtime branches): a quarter of the compile time
+        switches = ["CALL(reset, kind);"] * 4 + [""]
+    return "".join(p + sw for p, sw in zip(pieces, switches))
+
+
+# float32 (the training dtype) gets the specialised loops; float64 (tests, analysis) a generic one.
+_SOURCE = (
+    "#include <math.h>\n#include <stdint.h>\n#define CHUNK 256\n"
+    + _instantiate("float", "f32", "fabsf", "expf", specialise=True)
+    + "#undef INL\n"
+    + _instantiate("double", "f64", "fabs", "exp", specialise=False)
+)
+
+_P, _I64, _I = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+_SIGNATURES = {
+    # name: (pointer count, then scalar kinds: "f" = floating (dtype of the kernel), "i" = int)
+    "lif_fwd": (5, ("I", "I", "f", "f", "f", "f", "f", "f", "i")),
+    "lif_bwd": (5, ("I", "I", "f", "f", "f", "f", "f", "i", "i", "i", "f", "f", "f")),
+    "alif_fwd": (8, ("I", "I", "f", "f", "f", "f", "f", "f", "f", "i")),
+    "alif_bwd": (8, ("I", "I", "f", "f", "f", "f", "f", "f", "i", "i", "i", "f", "f", "f")),
+}
+_DTYPES = {torch.float32: ("f32", ctypes.c_float), torch.float64: ("f64", ctypes.c_double)}
+
+
+def _lib() -> ctypes.CDLL | None:
+    lib = build_and_load("neuroplastic_lif", _SOURCE)
+    if lib is not None and not getattr(lib, "_np_typed", False):
+        for suffix, ftype in _DTYPES.values():
+            for name, (n_ptr, scalars) in _SIGNATURES.items():
+                fn = getattr(lib, f"{name}_{suffix}")
+                kinds = {"I": _I64, "i": _I, "f": ftype}
+                fn.argtypes = [_P] * n_ptr + [kinds[k] for k in scalars]
+                fn.restype = None
+        lib._np_typed = True
+    return lib
+
+
+def available() -> bool:
+    """True when the C library is built (building it now if needed) and loaded."""
+    return _lib() is not None
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def _fn(name: str, dtype: torch.dtype):
+    lib = _lib()
+    if lib is None or dtype not in _DTYPES:
+        raise RuntimeError(f"C kernel {name} unavailable for {dtype}")
+    return getattr(lib, f"{name}_{_DTYPES[dtype][0]}")
+
+
+def supports(surrogate: Surrogate) -> bool:
+    """Whether the C kernels implement this surrogate's derivative."""
+    return surrogate.name in SURROGATE_IDS
+
+
+def _sg(surrogate: Surrogate) -> tuple[int, float, float, float]:
+    """(kind, alpha, alpha / 2, pi / 2 * alpha), computed as the reference's formulas compute them."""
+    a = float(surrogate.alpha)
+    return SURROGATE_IDS[surrogate.name], a, a / 2.0, math.pi / 2.0 * a
+
+
+def lif_forward(x, v0, s, h, vT, k: LIFConsts) -> None:
+    """Tensors contiguous ``[T, N]`` / ``[N]`` of one dtype; ``h`` None skips saving (inference)."""
+    T, N = x.shape
+    _fn("lif_fwd", x.dtype)(
+        _ptr(x), _ptr(v0), _ptr(s), _ptr(h), _ptr(vT), T, N, k.vl, k.beta, k.c, k.vth, k.k, k.vr, k.reset
+    )
+
+
+def lif_backward(gs, h, gvT, gx, gv0, k: LIFConsts) -> None:
+    """``gvT`` None means zero; ``gv0`` None skips the initial-state gradient."""
+    T, N = h.shape
+    _fn("lif_bwd", h.dtype)(
+        _ptr(gs), _ptr(h), _ptr(gvT), _ptr(gx), _ptr(gv0), T, N, k.beta, k.c, k.vth, k.k, k.vr, k.reset,
+        int(k.detach), *_sg(k.surrogate),
+    )
+
+
+def alif_forward(x, v0, a0, s, h, ah, vT, aT, k: ALIFConsts) -> None:
+    """As :func:`lif_forward`; ``ah`` receives the adaptation before each step (with ``h``)."""
+    T, N = x.shape
+    _fn("alif_fwd", x.dtype)(
+        _ptr(x), _ptr(v0), _ptr(a0), _ptr(s), _ptr(h), _ptr(ah), _ptr(vT), _ptr(aT), T, N,
+        k.vl, k.beta, k.c, k.vth, k.b, k.rho, k.vr, k.reset,
+    )
+
+
+def alif_backward(gs, h, ah, gvT, gaT, gx, gv0, ga0, k: ALIFConsts) -> None:
+    T, N = h.shape
+    _fn("alif_bwd", h.dtype)(
+        _ptr(gs), _ptr(h), _ptr(ah), _ptr(gvT), _ptr(gaT), _ptr(gx), _ptr(gv0), _ptr(ga0), T, N,
+        k.beta, k.c, k.vth, k.b, k.rho, k.vr, k.reset, int(k.detach), *_sg(k.surrogate),
+    )
