@@ -1,0 +1,32 @@
+"""Training: Keras-style ``Model`` (compile/fit/evaluate/predict), callbacks, losses, metrics,
+baselines, config-driven architectures and scikit-learn estimators."""
+from neuroplastic.training.architectures import (
+    ARCHITECTURES,
+    build,
+    build_model,
+    register_architecture,
+    snn_classifier,
+)
+from neuroplastic.training.baselines import founding_mlp, founding_model, wide_mlp, wide_model
+from neuroplastic.training.history import Callback, CallbackList, History, ProgbarLogger
+from neuroplastic.training.losses import (
+    BinaryCrossEntropy,
+    CrossEntropy,
+    FirstSpikeCrossEntropy,
+    Loss,
+    MeanSquaredError,
+    SpikeCountMSE,
+    get_loss,
+    keras_binary_crossentropy,
+    readout,
+)
+from neuroplastic.training.metrics import Accuracy, Metric, TopKAccuracy, get_metric
+from neuroplastic.training.model import Model
+
+__all__ = [
+    "ARCHITECTURES", "Accuracy", "BinaryCrossEntropy", "Callback", "CallbackList", "CrossEntropy",
+    "FirstSpikeCrossEntropy", "History", "Loss", "MeanSquaredError", "Metric", "Model",
+    "ProgbarLogger", "SpikeCountMSE", "TopKAccuracy", "build", "build_model", "founding_mlp",
+    "founding_model", "get_loss", "get_metric", "keras_binary_crossentropy", "readout",
+    "register_architecture", "snn_classifier", "wide_mlp", "wide_model",
+]

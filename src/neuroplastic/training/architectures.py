@@ -1,0 +1,218 @@
+r"""Config-driven network builders: ``build(name, n_in=..., n_out=..., **config) -> nn.Module``.
+
+A model built by a registered builder can be saved and loaded (:meth:`Model.save`,
+:func:`neuroplastic.io.save`): its checkpoint stores the builder name and config, and loading
+calls the builder again before filling in the weights. Each builder also states the training
+settings it was tuned with (loss, optimizer, learning rate, epochs, batch size), which
+:func:`build_model` and the scikit-learn estimators use.
+
+Registered builders:
+
+* ``"snn"``: the default spiking classifier, :func:`snn_classifier`;
+* ``"mlp_founding"``: the founding baseline, :func:`~neuroplastic.training.baselines.founding_mlp`;
+* ``"mlp_wide"``: the wide ReLU baseline, :func:`~neuroplastic.training.baselines.wide_mlp`.
+
+Register your own with :func:`register_architecture`.
+
+Example:
+    >>> net = build("snn", n_in=64, n_out=10, seed=0)
+    >>> [type(m).__name__ for m in net]
+    ['ConstantEncoder', 'Dense', 'LIF', 'Dense', 'LI']
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from neuroplastic.encoding.rate import ConstantEncoder
+from neuroplastic.network import Sequential
+from neuroplastic.neurons.li import LI
+from neuroplastic.neurons.lif import LIF
+from neuroplastic.synapses.dense import Dense
+from neuroplastic.training.baselines import founding_mlp, wide_mlp
+
+__all__ = ["ARCHITECTURES", "Architecture", "build", "build_model", "register_architecture", "snn_classifier"]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A registered builder and the training settings it was tuned with.
+
+    Attributes:
+        name: registry key.
+        builder: ``fn(n_in, n_out, **config) -> nn.Module``; config values must be JSON-able.
+        compile: ``fn(config) -> dict`` of :meth:`Model.compile` keyword arguments.
+        fit: default ``fit`` settings (``epochs``, ``batch_size``).
+    """
+
+    name: str
+    builder: Callable[..., nn.Module]
+    compile: Callable[[dict[str, Any]], dict[str, Any]]
+    fit: dict[str, Any] = field(default_factory=dict)
+
+    def defaults(self) -> dict[str, Any]:
+        """The builder's keyword defaults (everything but ``n_in``/``n_out``)."""
+        sig = inspect.signature(self.builder)
+        return {k: p.default for k, p in sig.parameters.items()
+                if k not in ("n_in", "n_out") and p.default is not inspect.Parameter.empty}
+
+
+ARCHITECTURES: dict[str, Architecture] = {}
+
+
+def register_architecture(name: str, *, compile: Callable[[dict[str, Any]], dict[str, Any]] | dict[str, Any] | None = None,
+                          fit: dict[str, Any] | None = None) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator registering ``builder(n_in, n_out, **config) -> nn.Module`` under ``name``.
+
+    Args:
+        name: registry key (stored in checkpoints: keep it stable).
+        compile: default ``Model.compile`` kwargs, or a function of the full config returning them.
+        fit: default ``fit`` kwargs (``epochs``, ``batch_size``).
+    """
+
+    def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        params = inspect.signature(fn).parameters
+        if "n_in" not in params or "n_out" not in params:
+            raise TypeError(f"architecture builder {fn.__name__} must take n_in and n_out")
+        comp = compile if callable(compile) else (lambda cfg, c=dict(compile or {}): dict(c))
+        ARCHITECTURES[name] = Architecture(name, fn, comp, dict(fit or {}))
+        return fn
+
+    return deco
+
+
+def _get(name: str) -> Architecture:
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}: choose one of {', '.join(sorted(ARCHITECTURES))} "
+                         "or register one with @register_architecture")
+    return ARCHITECTURES[name]
+
+
+def full_config(name: str, **config: Any) -> dict[str, Any]:
+    """The builder's defaults updated with ``config`` (what a checkpoint stores)."""
+    arch = _get(name)
+    defaults = arch.defaults()
+    unknown = sorted(set(config) - set(defaults) - {"n_in", "n_out"})
+    if unknown:
+        raise TypeError(f"architecture {name!r} has no option(s) {unknown}: valid options are "
+                        f"n_in, n_out, {', '.join(sorted(defaults))}")
+    cfg = {**defaults, **config}
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}
+
+
+def build(name: str, *, seed: int | None = None, **config: Any) -> nn.Module:
+    """Build the network registered as ``name``.
+
+    Args:
+        name: ``"snn"``, ``"mlp_founding"``, ``"mlp_wide"`` or a user-registered name.
+        seed: if given, initial weights are drawn from this seed without touching the global
+            RNG state.
+        config: ``n_in``, ``n_out`` and the builder's options.
+    """
+    arch = _get(name)
+    if "n_in" not in config or "n_out" not in config:
+        raise TypeError(f"build({name!r}, ...) needs n_in= (features) and n_out= (classes)")
+    cfg = full_config(name, **config)
+    if seed is None:
+        return arch.builder(**cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return arch.builder(**cfg)
+
+
+def build_model(name: str, *, device: str = "auto", classes: Sequence[Any] | None = None, seed: int | None = None,
+                compile: bool = True, **config: Any) -> Any:
+    """Build the network ``name`` and wrap it in a :class:`~neuroplastic.training.Model`.
+
+    The model is compiled with the architecture's tuned settings unless ``compile=False``;
+    ``model.fit_defaults`` holds its tuned ``epochs`` and ``batch_size``. Such a model can be
+    saved with ``model.save(path)`` and loaded with ``Model.load(path)``.
+    """
+    from neuroplastic.training.model import Model
+
+    arch = _get(name)
+    module = build(name, seed=seed, **config)
+    cfg = full_config(name, **config)
+    model = Model(module, device=device, classes=classes, architecture={"name": name, "config": cfg})
+    if compile:
+        model.compile(**arch.compile(cfg))
+    model.fit_defaults = dict(arch.fit)
+    return model
+
+
+# --------------------------------------------------------------------------- the spiking classifier
+
+
+def snn_classifier(n_in: int, n_out: int, hidden: Sequence[int] = (256,), num_steps: int = 16,
+                   tau_mem: float = 5e-3, tau_out: float = 5e-3, dt: float = 1e-3, r: float = 2.0,
+                   v_th: float = 1.0, reset: str = "subtract", surrogate: str = "fast_sigmoid",
+                   surrogate_alpha: float = 10.0, dropout: float = 0.0, readout: str = "max") -> Sequential:
+    r"""Default spiking classifier for static (tabular or image) features.
+
+    ``ConstantEncoder(T)`` repeats the standardised input as a direct current for ``T`` steps;
+    each hidden block is ``Dense -> LIF`` (surrogate-gradient spikes); the output is
+    ``Dense -> LI``, a leaky integrator whose membrane trace is read out by its maximum (or mean)
+    over time and trained with softmax cross-entropy (snnTorch's ``ce_max_membrane_loss``).
+    The LIF integrates exactly, :math:`v \leftarrow v + (1 - e^{-dt/\tau})(R I - v)`, so ``r``
+    sets the current scale against the threshold ``v_th``.
+
+    Args:
+        n_in: input features.
+        n_out: classes.
+        hidden: widths of the spiking hidden layers.
+        num_steps: simulation steps ``T``.
+        tau_mem: hidden membrane time constant (s).
+        tau_out: readout time constant (s).
+        dt: step (s).
+        r: membrane resistance (input current gain) of the hidden LIF neurons.
+        v_th: firing threshold.
+        reset: ``"subtract"``, ``"zero"`` or ``"none"``.
+        surrogate: surrogate-gradient name (see :class:`neuroplastic.Surrogate`).
+        surrogate_alpha: surrogate sharpness.
+        dropout: dropout on the spikes of each hidden layer.
+        readout: ``"max"`` or ``"mean"`` membrane over time (the loss's readout).
+
+    Returns:
+        A :class:`neuroplastic.Sequential` mapping ``[B, n_in]`` to the readout membrane
+        ``[T, B, n_out]``.
+    """
+    if readout not in ("max", "mean", "last"):
+        raise ValueError(f"readout must be 'max', 'mean' or 'last' for a membrane readout, got {readout!r}")
+    if int(num_steps) < 1:
+        raise ValueError(f"num_steps must be >= 1, got {num_steps}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    sur = {"name": surrogate, "alpha": surrogate_alpha}
+    layers: list[nn.Module] = [ConstantEncoder(int(num_steps))]
+    prev = int(n_in)
+    for h in hidden:
+        layers += [Dense(prev, int(h)), LIF(tau_mem=tau_mem, v_th=v_th, r=r, reset=reset, surrogate=sur, dt=dt)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        prev = int(h)
+    layers += [Dense(prev, int(n_out)), LI(tau_mem=tau_out, dt=dt)]
+    return Sequential(*layers)
+
+
+register_architecture(
+    "snn",
+    compile=lambda cfg: {"optimizer": "adam", "loss": "cross_entropy", "metrics": ["accuracy"], "lr": 2e-3,
+                         "loss_options": {"readout": cfg["readout"]}},
+    fit={"epochs": 40, "batch_size": 64},
+)(snn_classifier)
+
+register_architecture(
+    "mlp_founding",
+    compile={"optimizer": "adam", "loss": "bce", "metrics": ["accuracy"], "lr": 1e-3},
+    fit={"epochs": 200, "batch_size": 32},
+)(founding_mlp)
+
+register_architecture(
+    "mlp_wide",
+    compile={"optimizer": "adam", "loss": "cross_entropy", "metrics": ["accuracy"], "lr": 1e-3},
+    fit={"epochs": 50, "batch_size": 32},
+)(wide_mlp)
