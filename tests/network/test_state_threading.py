@@ -71,9 +71,9 @@ def test_sequence_equals_cell_loop_equals_pure_steps(name: str) -> None:
     if name != "li":
         assert out_seq.sum() > 0, "inputs should make the neurons fire"
     for out, state in ((out_cell, st_cell), (out_pure, st_pure)):
-        torch.testing.assert_close(out, out_seq, rtol=0, atol=0)
+        torch.testing.assert_close(out, out_seq, rtol=1e-10, atol=1e-12)
         for a, b in zip(state, st_seq):
-            torch.testing.assert_close(a, b, rtol=0, atol=0)
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     g_seq = grads(out_seq, st_seq, x, dense)
     for out, state in ((out_cell, st_cell), (out_pure, st_pure)):
         for a, b in zip(grads(out, state, x, dense), g_seq):
@@ -88,9 +88,9 @@ def test_split_sequence_equals_one_call(name: str) -> None:
     out, st = seq(i)
     out1, st1 = seq(i[:5])
     out2, st2 = seq(i[5:], st1)
-    torch.testing.assert_close(torch.cat([out1, out2]), out, rtol=0, atol=0)
+    torch.testing.assert_close(torch.cat([out1, out2]), out, rtol=1e-10, atol=1e-12)
     for a, b in zip(st2, st):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     g_one = torch.autograd.grad(out.sum() + st[0].sum(), x, retain_graph=True)[0]
     g_two = torch.autograd.grad(torch.cat([out1, out2]).sum() + st2[0].sum(), x)[0]
     torch.testing.assert_close(g_two, g_one, rtol=1e-12, atol=1e-12)
@@ -123,7 +123,7 @@ def test_recurrent_lif_equals_manual_loop_and_splits() -> None:
     out, st = layer(x)
     ref, ref_st = manual_recurrent(layer, x)
     assert out.sum() > 0
-    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(st.neuron.v, ref_st.v, rtol=0, atol=1e-12)
     torch.testing.assert_close(st.spikes, out[-1])
     params = (x, layer.ff.weight, layer.rec.weight)
@@ -133,8 +133,8 @@ def test_recurrent_lif_equals_manual_loop_and_splits() -> None:
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     o1, s1 = layer(x[:7])
     o2, s2 = layer(x[7:], s1)
-    torch.testing.assert_close(torch.cat([o1, o2]), out, rtol=0, atol=0)
-    torch.testing.assert_close(s2.neuron.v, st.neuron.v, rtol=0, atol=0)
+    torch.testing.assert_close(torch.cat([o1, o2]), out, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(s2.neuron.v, st.neuron.v, rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="state batch 2 != input batch 3: pass state=None"):
         layer(torch.rand(4, 3, 3, dtype=torch.float64), st)
 
@@ -159,17 +159,17 @@ def test_sequential_threads_state_and_splits() -> None:
             manual_states.append(s)
         else:
             h = layer(h)
-    torch.testing.assert_close(y, h, rtol=0, atol=0)
-    torch.testing.assert_close(state[5].v, manual_states[-1].v, rtol=0, atol=0)
+    torch.testing.assert_close(y, h, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(state[5].v, manual_states[-1].v, rtol=1e-10, atol=1e-12)
     # Two calls with the returned NetState equal one call; the NetState is updated in place.
     st = NetState()
     y1, st_back = net(x[:4], st)
     assert st_back is st
     y2, st = net(x[4:], st)
-    torch.testing.assert_close(torch.cat([y1, y2]), y, rtol=0, atol=0)
+    torch.testing.assert_close(torch.cat([y1, y2]), y, rtol=1e-10, atol=1e-12)
     # A list of per-layer states works too.
     y2b, _ = net(x[4:], list(net(x[:4])[1]))
-    torch.testing.assert_close(y2b, y2, rtol=0, atol=0)
+    torch.testing.assert_close(y2b, y2, rtol=1e-10, atol=1e-12)
     with pytest.raises(TypeError, match="state must be a NetState, a list or None"):
         net(x, state="fresh")
 
@@ -179,7 +179,7 @@ def test_forward_record_returns_every_layer_output() -> None:
     y, state, outs = net.forward_record(x)
     y_plain, _ = net(x)
     assert len(outs) == len(net)
-    torch.testing.assert_close(outs[-1], y_plain, rtol=0, atol=0)
+    torch.testing.assert_close(outs[-1], y_plain, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(outs[0], net[0](x))
     torch.testing.assert_close(outs[1], net[1](outs[0])[0])
     assert [tuple(o.shape) for o in outs] == [(10, 2, 6), (10, 2, 6), (10, 2, 4), (10, 2, 4), (10, 2, 2), (10, 2, 2)]
@@ -202,7 +202,7 @@ def test_netstate_reset_detach_to() -> None:
     assert st.reset() is st and len(st) == 0 and st[3] is None
     y_fresh, _ = net(x, st)
     y_none, _ = net(x)
-    torch.testing.assert_close(y_fresh, y_none, rtol=0, atol=0)
+    torch.testing.assert_close(y_fresh, y_none, rtol=1e-10, atol=1e-12)
     assert not torch.equal(y_next, y_none)
     assert "LIFState" in repr(net(x)[1])
 
