@@ -8,6 +8,18 @@ from neuroplastic.training.architectures import (
     snn_classifier,
 )
 from neuroplastic.training.baselines import founding_mlp, founding_model, wide_mlp, wide_model
+from neuroplastic.training.callbacks import (
+    CSVLogger,
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    TensorBoard,
+    TerminateOnNaN,
+    WandbCallback,
+    cosine,
+)
 from neuroplastic.training.history import Callback, CallbackList, History, ProgbarLogger
 from neuroplastic.training.losses import (
     BinaryCrossEntropy,
@@ -24,6 +36,8 @@ from neuroplastic.training.metrics import Accuracy, Metric, TopKAccuracy, get_me
 from neuroplastic.training.model import Model
 
 __all__ = [
+    "CSVLogger", "EarlyStopping", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint",
+    "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN", "WandbCallback", "cosine",
     "ARCHITECTURES", "Accuracy", "BinaryCrossEntropy", "Callback", "CallbackList", "CrossEntropy",
     "FirstSpikeCrossEntropy", "History", "Loss", "MeanSquaredError", "Metric", "Model",
     "ProgbarLogger", "SpikeCountMSE", "TopKAccuracy", "build", "build_model", "founding_mlp",
