@@ -9,7 +9,7 @@ Example:
     >>> from neuroplastic.training import Model
     >>> x = np.random.default_rng(0).normal(size=(40, 2)).astype("float32"); y = (x[:, 0] > 0).astype("int64")
     >>> m = Model(nn.Linear(2, 2), device="cpu").compile("sgd", "ce", lr=0.0)  # lr 0: loss never improves
-    >>> h = m.fit(x, y, epochs=10, verbose=0, callbacks=[EarlyStopping("loss", patience=2)])
+    >>> h = m.fit(x, y, epochs=10, verbose=0, callbacks=[EarlyStopping("loss", min_delta=1e-6, patience=2)])
     >>> len(h.epoch)
     3
 """

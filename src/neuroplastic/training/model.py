@@ -15,7 +15,7 @@ Example:
     >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
     >>> y = (x[:, 0] > 0).astype("int64")
     >>> model = Model(nn.Linear(2, 2), device="cpu")
-    >>> model.compile("adam", "cross_entropy", metrics=["accuracy"], lr=0.1)
+    >>> model = model.compile("adam", "cross_entropy", metrics=["accuracy"], lr=0.1)
     >>> hist = model.fit(x, y, epochs=20, batch_size=16, verbose=0, seed=0)
     >>> hist.history["accuracy"][-1] > 0.9
     True
