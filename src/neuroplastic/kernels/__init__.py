@@ -13,6 +13,6 @@ operation          name            device          module
 ``alif_sequence``  ``triton``      cuda (prio 20)  :mod:`.lif_triton`
 =================  ==============  ==============  ==========================================
 """
-from neuroplastic.kernels import lif_cpu
+from neuroplastic.kernels import lif_cpu, lif_triton
 
-__all__ = ["lif_cpu"]
+__all__ = ["lif_cpu", "lif_triton"]
