@@ -62,7 +62,7 @@ def lateral_inhibition(spikes: torch.Tensor, strength: float, *, dim: int = -1, 
     if g < 0:
         raise ValueError(f"strength must be >= 0 (it is subtracted), got {strength}")
     total = spikes.sum(dim=dim, keepdim=True)
-    return -g * (total if self_inhibition else total - spikes)
+    return -g * (total.expand_as(spikes) if self_inhibition else total - spikes)
 
 
 class KWTA(nn.Module):

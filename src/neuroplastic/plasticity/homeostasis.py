@@ -98,12 +98,13 @@ class SynapticScaling(Rule):
     r"""Multiplicative synaptic scaling toward a target activity (van Rossum, Bi & Turrigiano 2000).
 
     .. math::
-        \bar a_i \leftarrow \langle y_i\rangle + (\bar a_i - \langle y_i\rangle)\, e^{-dt/\tau_a},
-        \qquad \Delta w_{ij} = \eta\, (a^* - \bar a_i)\, w_{ij}
+        \Delta w_{ij} = \eta\, (a^* - \bar a_i)\, w_{ij}, \qquad
+        \bar a_i \leftarrow \langle y_i\rangle + (\bar a_i - \langle y_i\rangle)\, e^{-dt/\tau_a}
 
     All incoming weights of a neuron are scaled up when it is less active than the target
     :math:`a^*` and down when more, preserving their ratios. :math:`\bar a` is a running average
-    of the batch-mean activity (one value per neuron, shared by the batch), in the units of
+    of the batch-mean activity (one value per neuron, shared by the batch; it starts at the target
+    and the update uses its value before this step), in the units of
     ``post``: for spikes per step, pass ``target = rate_in_hz * dt``. Each sample contributes the
     same term, so ``reduction="sum"`` scales the update by ``B``.
 
@@ -132,9 +133,9 @@ class SynapticScaling(Rule):
         if state.rate.shape != (weight.shape[0],):
             raise ValueError(f"scaling rate has shape {tuple(state.rate.shape)} but [{weight.shape[0]}] is expected: "
                              "pass state=None to start fresh")
+        err = (self.target - state.rate).expand(post.shape[0], -1)
         mean = post.mean(0)
         rate = mean + (state.rate - mean) * decay(self.dt, self.tau_avg)
-        err = (self.target - rate).expand(post.shape[0], -1)
         return self.lr * self._rows(err, m) * weight, ScalingState(rate)
 
 
