@@ -1,0 +1,92 @@
+"""The ``neuroplastic`` command (click): thin wrappers around :mod:`neuroplastic.apps`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from neuroplastic._version import __version__
+
+
+class _Group(click.Group):
+    """Turns expected errors (bad input, bad files) into a one-line message and exit code 2."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (ValueError, FileNotFoundError, KeyError, ImportError) as e:
+            msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            raise click.ClickException(f"{type(e).__name__}: {msg}") from e
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="neuroplastic")
+def main() -> None:
+    """neuroplastic: brain-inspired neural networks (spiking neurons, plasticity, streams)."""
+
+
+@main.command()
+@click.option("--dataset", type=click.Choice(["digits", "breast-cancer", "iris", "wine"]), default="digits",
+              show_default=True, help="Embedded dataset (stratified 75/25 split, seed 0).")
+@click.option("--quick", is_flag=True, help="Fewer epochs: a smoke run within a minute.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo_out"),
+              show_default=True, help="Folder for plots and results.json.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write {dataset, results: [...]} to this file.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights and shuffling.")
+@click.option("-v", "--verbose", count=True, help="Show training progress bars.")
+def demo(dataset: str, quick: bool, out: Path, json_path: Path | None, seed: int, verbose: int) -> None:
+    """Train bio-inspired models beside the founding backprop baseline and compare them."""
+    from neuroplastic.apps.demo import run_demo
+
+    run_demo(dataset, quick=quick, out=out, json_path=json_path, seed=seed, verbose=min(verbose, 1), echo=click.echo)
+
+
+@main.command()
+@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV table with a header row.")
+@click.option("--target", required=True, help="Name of the label column.")
+@click.option("--model", "model_kind", type=click.Choice(["snn", "mlp", "mlp-founding"]), default="snn", show_default=True,
+              help="snn: spiking net (surrogate gradients); mlp: wide MLP; mlp-founding: the 4-4 baseline.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--epochs", type=int, default=None, help="Override the model's tuned number of epochs.")
+@click.option("--test-size", type=float, default=0.25, show_default=True, help="Held-out fraction for the report.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--strategy", type=click.Choice(["none", "ddp"]), default="none", show_default=True,
+              help="ddp: data-parallel across processes (launch with torchrun).")
+@click.option("-v", "--verbose", count=True, help="Show training progress bars.")
+def train(data_path: Path, target: str, model_kind: str, out: Path, epochs: int | None, test_size: float,
+          seed: int, strategy: str, verbose: int) -> None:
+    """Train a classifier on a CSV table; save the model and a report under OUT."""
+    from neuroplastic.apps.tabular import train_csv
+
+    train_csv(data_path, target, out, model=model_kind, epochs=epochs, test_size=test_size, seed=seed,
+              strategy=None if strategy == "none" else strategy, verbose=min(verbose, 1), echo=click.echo)
+
+
+@main.command()
+@click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder written by `neuroplastic train`.")
+@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV with the training feature columns (the target column may be absent).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output CSV (default: standard output).")
+@click.option("--proba", is_flag=True, help="Also write one probability column per class.")
+def predict(model_dir: Path, data_path: Path, out: Path | None, proba: bool) -> None:
+    """Write one prediction per input row, in order."""
+    from neuroplastic.apps.tabular import predict_csv
+
+    text = predict_csv(model_dir, data_path, out, proba=proba)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        click.echo(f"wrote {out}", err=True)
+
+
+def _run() -> None:  # pragma: no cover - console entry for `python -m neuroplastic`
+    main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
