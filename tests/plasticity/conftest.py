@@ -4,8 +4,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:
