@@ -1,0 +1,94 @@
+"""The `neuroplastic` command end to end, in subprocesses, on small embedded data."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "neuroplastic", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture()
+def iris_csv(tmp_path: Path) -> Path:
+    d = load_iris()
+    path = tmp_path / "iris.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["sepal_length", "sepal_width", "petal_length", "petal_width", "species"])
+        for x, y in zip(d.data, d.target):
+            w.writerow([*x, d.target_names[y]])
+    return path
+
+
+def test_demo_quick_writes_table_json_and_plots(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = run_cli("demo", "--dataset", "iris", "--quick", "--out", str(out), "--json", str(tmp_path / "r.json"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "test acc" in res.stdout and "spiking net" in res.stdout
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["dataset"] == "iris"
+    names = [r["model"] for r in data["results"]]
+    assert len(names) == 3 and any("founding" in n for n in names)
+    for r in data["results"]:
+        assert 0.0 <= r["test_accuracy"] <= 1.0 and r["train_seconds"] > 0 and r["parameters"] > 0
+    snn = next(r for r in data["results"] if "spiking" in r["model"])
+    assert snn["spikes_per_sample"] > 0
+    # iris is easy: even a quick spiking run is far above chance (1/3)
+    assert snn["test_accuracy"] >= 0.6
+    assert (out / "learning_curves.png").stat().st_size > 1000
+    assert (out / "spike_raster.png").stat().st_size > 1000
+    assert json.loads((out / "results.json").read_text())["histories"]
+
+
+def test_train_then_predict_one_row_per_input_row(tmp_path: Path, iris_csv: Path) -> None:
+    out = tmp_path / "model_out"
+    res = run_cli("train", "--data", str(iris_csv), "--target", "species", "--model", "mlp", "--out", str(out),
+                  "--epochs", "60", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["classes"] == ["setosa", "versicolor", "virginica"]
+    assert report["test_accuracy"] >= 0.85
+    assert (out / "model" / "weights.safetensors").exists() and (out / "model" / "config.json").exists()
+    # predict on the table without its target column, in a shuffled order
+    rows = list(csv.reader(open(iris_csv)))
+    header, body = rows[0], rows[1:]
+    order = np.random.default_rng(0).permutation(len(body))
+    features_only = tmp_path / "new.csv"
+    with open(features_only, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header[:-1])
+        for i in order:
+            w.writerow(body[i][:-1])
+    pred_path = tmp_path / "pred.csv"
+    res = run_cli("predict", "--model", str(out), "--data", str(features_only), "--out", str(pred_path), "--proba", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    pred = list(csv.DictReader(open(pred_path)))
+    assert len(pred) == len(body)
+    assert [int(p["row"]) for p in pred] == list(range(len(body)))
+    truth = [body[i][-1] for i in order]
+    acc = np.mean([p["predicted_species"] == t for p, t in zip(pred, truth)])
+    assert acc >= 0.85
+    probs = np.array([[float(p[f"p_{c}"]) for c in report["classes"]] for p in pred])
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-4)
+
+
+def test_bad_input_gives_clear_errors(tmp_path: Path, iris_csv: Path) -> None:
+    res = run_cli("train", "--data", str(iris_csv), "--target", "colour", "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert res.returncode != 0
+    assert "colour" in res.stderr and "species" in res.stderr  # names the available columns
+    assert "Traceback" not in res.stderr
+    res = run_cli("demo", "--dataset", "nope", cwd=tmp_path)
+    assert res.returncode != 0 and "digits" in res.stderr
+    res = run_cli("predict", "--model", str(tmp_path), "--data", str(iris_csv), cwd=tmp_path)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
