@@ -376,20 +376,39 @@ def _needs_grad(*tensors: torch.Tensor) -> bool:
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
+def run_lif(x: torch.Tensor, state: LIFState | None, params: LIFParams, dt: float):
+    """The Triton LIF sequence without the support checks (``gpu_check.py --interpret`` calls it on CPU)."""
+    k = lif_consts(params, dt)
+    v0 = torch.full_like(x[0], params.v_leak) if state is None else state.v
+    ref = torch.zeros_like(x[0]) if state is None else state.ref
+    if _needs_grad(x, v0):
+        s, vT = _LIFTriton.apply(x, v0, k)
+        return s, LIFState(vT, ref)
+    s, _, vT = _lif_forward(x, v0, k, save=False)
+    return s, LIFState(vT.to(v0.dtype), ref)
+
+
+def run_alif(x: torch.Tensor, state: ALIFState | None, params: ALIFParams, dt: float):
+    """The Triton adaptive-LIF sequence without the support checks."""
+    k = alif_consts(params, dt)
+    if state is None:
+        v0, a0, ref = torch.full_like(x[0], params.v_leak), torch.zeros_like(x[0]), torch.zeros_like(x[0])
+    else:
+        v0, a0, ref = state.v, state.a, state.ref
+    if _needs_grad(x, v0, a0):
+        s, vT, aT = _ALIFTriton.apply(x, v0, a0, k)
+        return s, ALIFState(vT, aT, ref)
+    s, _, _, vT, aT = _alif_forward(x, v0, a0, k, save=False)
+    return s, ALIFState(vT.to(v0.dtype), aT.to(a0.dtype), ref)
+
+
 @register_backend("lif_sequence", "triton", device_types=("cuda",), priority=PRIORITY, available=triton_available)
 def lif_sequence_triton(x: torch.Tensor, state: LIFState | None, params: LIFParams, dt: float):
     """Whole-sequence LIF on CUDA with Triton; same contract as the reference ``lif_sequence``."""
     if _delegate(x, state, params):
         return get_backend("lif_sequence", x.device, name="reference")(x, state, params, dt)
-    k = lif_consts(params, dt)
-    v0 = torch.full_like(x[0], params.v_leak) if state is None else state.v
-    ref = torch.zeros_like(x[0]) if state is None else state.ref
     with torch.cuda.device(x.device):
-        if _needs_grad(x, v0):
-            s, vT = _LIFTriton.apply(x, v0, k)
-            return s, LIFState(vT, ref)
-        s, _, vT = _lif_forward(x, v0, k, save=False)
-    return s, LIFState(vT.to(v0.dtype), ref)
+        return run_lif(x, state, params, dt)
 
 
 @register_backend("alif_sequence", "triton", device_types=("cuda",), priority=PRIORITY, available=triton_available)
@@ -397,14 +416,5 @@ def alif_sequence_triton(x: torch.Tensor, state: ALIFState | None, params: ALIFP
     """Whole-sequence adaptive LIF on CUDA with Triton; same contract as the reference."""
     if _delegate(x, state, params):
         return get_backend("alif_sequence", x.device, name="reference")(x, state, params, dt)
-    k = alif_consts(params, dt)
-    if state is None:
-        v0, a0, ref = torch.full_like(x[0], params.v_leak), torch.zeros_like(x[0]), torch.zeros_like(x[0])
-    else:
-        v0, a0, ref = state.v, state.a, state.ref
     with torch.cuda.device(x.device):
-        if _needs_grad(x, v0, a0):
-            s, vT, aT = _ALIFTriton.apply(x, v0, a0, k)
-            return s, ALIFState(vT, aT, ref)
-        s, _, _, vT, aT = _alif_forward(x, v0, a0, k, save=False)
-    return s, ALIFState(vT.to(v0.dtype), aT.to(a0.dtype), ref)
+        return run_alif(x, state, params, dt)
