@@ -34,13 +34,14 @@ from neuroplastic.training.losses import (
 )
 from neuroplastic.training.metrics import Accuracy, Metric, TopKAccuracy, get_metric
 from neuroplastic.training.model import Model
+from neuroplastic.training.sklearn import MLPClassifier, SNNClassifier
 
 __all__ = [
     "CSVLogger", "EarlyStopping", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint",
     "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN", "WandbCallback", "cosine",
     "ARCHITECTURES", "Accuracy", "BinaryCrossEntropy", "Callback", "CallbackList", "CrossEntropy",
-    "FirstSpikeCrossEntropy", "History", "Loss", "MeanSquaredError", "Metric", "Model",
-    "ProgbarLogger", "SpikeCountMSE", "TopKAccuracy", "build", "build_model", "founding_mlp",
+    "FirstSpikeCrossEntropy", "History", "Loss", "MLPClassifier", "MeanSquaredError", "Metric", "Model",
+    "ProgbarLogger", "SNNClassifier", "SpikeCountMSE", "TopKAccuracy", "build", "build_model", "founding_mlp",
     "founding_model", "get_loss", "get_metric", "keras_binary_crossentropy", "readout",
     "register_architecture", "snn_classifier", "wide_mlp", "wide_model",
 ]

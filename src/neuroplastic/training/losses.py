@@ -290,10 +290,11 @@ class BinaryCrossEntropy(Loss):
         super().__init__(readout)
 
     def compute(self, scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if scores.numel() and (float(scores.min()) < 0 or float(scores.max()) > 1):
+        lo, hi = (float(scores.detach().min()), float(scores.detach().max())) if scores.numel() else (0.0, 1.0)
+        if lo < 0 or hi > 1:
             raise ValueError(
                 "bce expects probabilities in [0, 1] (a sigmoid output layer); got values in "
-                f"[{float(scores.min()):.3g}, {float(scores.max()):.3g}]: end the network with a "
+                f"[{lo:.3g}, {hi:.3g}]: end the network with a "
                 "sigmoid or use loss='cross_entropy' on logits"
             )
         return keras_binary_crossentropy(scores, _class_targets(target, scores.shape[-1], self.name))
