@@ -84,13 +84,16 @@ CLONES int64_t event_run_SUF(int64_t n_steps, int64_t step0, int64_t N, int64_t 
                 ring[pos] += weight[e];
             }
         }
-        TY* restrict re = ring + base;
-        TY* restrict ri = ring + base + N;
-        for (int64_t i = 0; i < N; ++i) {
-            ie[i] = ie[i] + re[i];
-            ii[i] = ii[i] + ri[i];
-            re[i] = (TY)0;
-            ri[i] = (TY)0;
+        for (int64_t p = 0; p < P; ++p) { /* deliver (sources receive nothing: their slots stay 0) */
+            if (!pop_lif[p]) continue;
+            TY* restrict re = ring + base;
+            TY* restrict ri = ring + base + N;
+            for (int64_t i = pop_start[p]; i < pop_stop[p]; ++i) {
+                ie[i] = ie[i] + re[i];
+                ii[i] = ii[i] + ri[i];
+                re[i] = (TY)0;
+                ri[i] = (TY)0;
+            }
         }
         if (rec_mask[t]) {
             TY* o = rec_out + nr * 3 * K;
