@@ -175,3 +175,20 @@ def test_missing_compiler_falls_back_to_torch_engine(contract, monkeypatch, tmp_
         contract.assert_same(got, contract.run("lif", "reference", x, params, state, (w_s, w_state)))
     finally:
         _ccompile.clear_loaded()
+
+
+@pytest.mark.parametrize("model", ["lif", "alif"])
+def test_column_blocks_on_threads_match_reference(contract, model, monkeypatch) -> None:
+    if not _lif_c.available():
+        pytest.skip("no C compiler")
+    monkeypatch.setenv(lif_cpu.ENGINE_ENV, "c")
+    monkeypatch.setattr(_lif_c, "MIN_PARALLEL_ELEMENTS", 0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        params = contract.MODELS[model][0](reset="zero")
+        x, state, w_s, w_state = contract.make_inputs(model, (6, 2, 401), seed=8)  # N = 802: 3 uneven blocks
+        want = contract.run(model, "reference", x, params, state, (w_s, w_state))
+        contract.assert_same(contract.run(model, "cpu_fused", x, params, state, (w_s, w_state)), want)
+    finally:
+        torch.set_num_threads(threads)

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -37,16 +40,16 @@ INL TY sg_SUF(TY d, const int kind, TY a0, TY a1, TY a2) {
 }
 
 INL void lif_fwd_body_SUF(const TY* restrict x, const TY* restrict v0, TY* restrict s, TY* restrict h,
-                          TY* restrict vT, int64_t T, int64_t N, TY vl, TY beta, TY c, TY vth, TY k, TY vr,
+                          TY* restrict vT, int64_t T, int64_t N, int64_t ld, TY vl, TY beta, TY c, TY vth, TY k, TY vr,
                           const int reset, const int save) {
     TY v[CHUNK], scratch[CHUNK];
     for (int64_t n0 = 0; n0 < N; n0 += CHUNK) {
         int64_t m = (N - n0 < CHUNK) ? N - n0 : CHUNK;
         for (int64_t i = 0; i < m; ++i) v[i] = v0[n0 + i];
         for (int64_t t = 0; t < T; ++t) {
-            const TY* restrict xt = x + t * N + n0;
-            TY* restrict st = s + t * N + n0;
-            TY* restrict ht = save ? h + t * N + n0 : scratch;
+            const TY* restrict xt = x + t * ld + n0;
+            TY* restrict st = s + t * ld + n0;
+            TY* restrict ht = save ? h + t * ld + n0 : scratch;
             for (int64_t i = 0; i < m; ++i) {
                 TY hi = (vl + (v[i] - vl) * beta) + c * xt[i];
                 TY si = ((hi - vth) >= (TY)0) ? (TY)1 : (TY)0;
@@ -61,16 +64,16 @@ INL void lif_fwd_body_SUF(const TY* restrict x, const TY* restrict v0, TY* restr
     }
 }
 
-void lif_fwd_SUF(const TY* x, const TY* v0, TY* s, TY* h, TY* vT, int64_t T, int64_t N,
+void lif_fwd_SUF(const TY* x, const TY* v0, TY* s, TY* h, TY* vT, int64_t T, int64_t N, int64_t ld,
                  TY vl, TY beta, TY c, TY vth, TY k, TY vr, int reset) {
-#define CALL(R, K) lif_fwd_body_SUF(x, v0, s, h, vT, T, N, vl, beta, c, vth, k, vr, R, K)
+#define CALL(R, K) lif_fwd_body_SUF(x, v0, s, h, vT, T, N, ld, vl, beta, c, vth, k, vr, R, K)
     const int kind = h != 0; /* save h for backward */
     DISPATCH
 #undef CALL
 }
 
 INL void lif_bwd_body_SUF(const TY* restrict gs, const TY* restrict h, const TY* restrict gvT,
-                          TY* restrict gx, TY* restrict gv0, int64_t T, int64_t N, TY beta, TY c, TY vth,
+                          TY* restrict gx, TY* restrict gv0, int64_t T, int64_t N, int64_t ld, TY beta, TY c, TY vth,
                           TY k, TY vr, const int reset, const int detach, const int kind, TY a0, TY a1, TY a2) {
     TY gv[CHUNK];
     const TY keep = detach ? (TY)0 : (TY)1; /* x * 0 + g == g exactly: detach_reset drops the term */
@@ -78,9 +81,9 @@ INL void lif_bwd_body_SUF(const TY* restrict gs, const TY* restrict h, const TY*
         int64_t m = (N - n0 < CHUNK) ? N - n0 : CHUNK;
         for (int64_t i = 0; i < m; ++i) gv[i] = gvT ? gvT[n0 + i] : (TY)0;
         for (int64_t t = T - 1; t >= 0; --t) {
-            const TY* restrict gst = gs + t * N + n0;
-            const TY* restrict ht = h + t * N + n0;
-            TY* restrict gxt = gx + t * N + n0;
+            const TY* restrict gst = gs + t * ld + n0;
+            const TY* restrict ht = h + t * ld + n0;
+            TY* restrict gxt = gx + t * ld + n0;
             for (int64_t i = 0; i < m; ++i) {
                 TY hi = ht[i];
                 TY d = hi - vth;
@@ -98,26 +101,26 @@ INL void lif_bwd_body_SUF(const TY* restrict gs, const TY* restrict h, const TY*
     }
 }
 
-void lif_bwd_SUF(const TY* gs, const TY* h, const TY* gvT, TY* gx, TY* gv0, int64_t T, int64_t N,
+void lif_bwd_SUF(const TY* gs, const TY* h, const TY* gvT, TY* gx, TY* gv0, int64_t T, int64_t N, int64_t ld,
                  TY beta, TY c, TY vth, TY k, TY vr, int reset, int detach, int kind, TY a0, TY a1, TY a2) {
-#define CALL(R, K) lif_bwd_body_SUF(gs, h, gvT, gx, gv0, T, N, beta, c, vth, k, vr, R, detach, K, a0, a1, a2)
+#define CALL(R, K) lif_bwd_body_SUF(gs, h, gvT, gx, gv0, T, N, ld, beta, c, vth, k, vr, R, detach, K, a0, a1, a2)
     DISPATCH
 #undef CALL
 }
 
 INL void alif_fwd_body_SUF(const TY* restrict x, const TY* restrict v0, const TY* restrict a0_,
                            TY* restrict s, TY* restrict h, TY* restrict ah, TY* restrict vT, TY* restrict aT,
-                           int64_t T, int64_t N, TY vl, TY beta, TY c, TY vth, TY b, TY rho, TY vr,
+                           int64_t T, int64_t N, int64_t ld, TY vl, TY beta, TY c, TY vth, TY b, TY rho, TY vr,
                            const int reset, const int save) {
     TY v[CHUNK], a[CHUNK], scratch[CHUNK], scratch_a[CHUNK];
     for (int64_t n0 = 0; n0 < N; n0 += CHUNK) {
         int64_t m = (N - n0 < CHUNK) ? N - n0 : CHUNK;
         for (int64_t i = 0; i < m; ++i) { v[i] = v0[n0 + i]; a[i] = a0_[n0 + i]; }
         for (int64_t t = 0; t < T; ++t) {
-            const TY* restrict xt = x + t * N + n0;
-            TY* restrict st = s + t * N + n0;
-            TY* restrict ht = save ? h + t * N + n0 : scratch;
-            TY* restrict aht = save ? ah + t * N + n0 : scratch_a;
+            const TY* restrict xt = x + t * ld + n0;
+            TY* restrict st = s + t * ld + n0;
+            TY* restrict ht = save ? h + t * ld + n0 : scratch;
+            TY* restrict aht = save ? ah + t * ld + n0 : scratch_a;
             for (int64_t i = 0; i < m; ++i) {
                 TY hi = (vl + (v[i] - vl) * beta) + c * xt[i];
                 TY th = b * a[i] + vth;
@@ -136,8 +139,8 @@ INL void alif_fwd_body_SUF(const TY* restrict x, const TY* restrict v0, const TY
 }
 
 void alif_fwd_SUF(const TY* x, const TY* v0, const TY* a0_, TY* s, TY* h, TY* ah, TY* vT, TY* aT,
-                  int64_t T, int64_t N, TY vl, TY beta, TY c, TY vth, TY b, TY rho, TY vr, int reset) {
-#define CALL(R, K) alif_fwd_body_SUF(x, v0, a0_, s, h, ah, vT, aT, T, N, vl, beta, c, vth, b, rho, vr, R, K)
+                  int64_t T, int64_t N, int64_t ld, TY vl, TY beta, TY c, TY vth, TY b, TY rho, TY vr, int reset) {
+#define CALL(R, K) alif_fwd_body_SUF(x, v0, a0_, s, h, ah, vT, aT, T, N, ld, vl, beta, c, vth, b, rho, vr, R, K)
     const int kind = h != 0; /* save h, a for backward */
     DISPATCH
 #undef CALL
@@ -145,7 +148,7 @@ void alif_fwd_SUF(const TY* x, const TY* v0, const TY* a0_, TY* s, TY* h, TY* ah
 
 INL void alif_bwd_body_SUF(const TY* restrict gs, const TY* restrict h, const TY* restrict ah,
                            const TY* restrict gvT, const TY* restrict gaT, TY* restrict gx, TY* restrict gv0,
-                           TY* restrict ga0, int64_t T, int64_t N, TY beta, TY c, TY vth, TY b, TY rho, TY vr,
+                           TY* restrict ga0, int64_t T, int64_t N, int64_t ld, TY beta, TY c, TY vth, TY b, TY rho, TY vr,
                            const int reset, const int detach, const int kind, TY a0, TY a1, TY a2) {
     TY gv[CHUNK], ga[CHUNK];
     const TY keep = detach ? (TY)0 : (TY)1;
@@ -156,10 +159,10 @@ INL void alif_bwd_body_SUF(const TY* restrict gs, const TY* restrict h, const TY
             ga[i] = gaT ? gaT[n0 + i] : (TY)0;
         }
         for (int64_t t = T - 1; t >= 0; --t) {
-            const TY* restrict gst = gs + t * N + n0;
-            const TY* restrict ht = h + t * N + n0;
-            const TY* restrict aht = ah + t * N + n0;
-            TY* restrict gxt = gx + t * N + n0;
+            const TY* restrict gst = gs + t * ld + n0;
+            const TY* restrict ht = h + t * ld + n0;
+            const TY* restrict aht = ah + t * ld + n0;
+            TY* restrict gxt = gx + t * ld + n0;
             for (int64_t i = 0; i < m; ++i) {
                 TY hi = ht[i];
                 TY th = b * aht[i] + vth;
@@ -184,9 +187,9 @@ INL void alif_bwd_body_SUF(const TY* restrict gs, const TY* restrict h, const TY
 }
 
 void alif_bwd_SUF(const TY* gs, const TY* h, const TY* ah, const TY* gvT, const TY* gaT, TY* gx,
-                  TY* gv0, TY* ga0, int64_t T, int64_t N, TY beta, TY c, TY vth, TY b, TY rho,
+                  TY* gv0, TY* ga0, int64_t T, int64_t N, int64_t ld, TY beta, TY c, TY vth, TY b, TY rho,
                   TY vr, int reset, int detach, int kind, TY a0, TY a1, TY a2) {
-#define CALL(R, K) alif_bwd_body_SUF(gs, h, ah, gvT, gaT, gx, gv0, ga0, T, N, beta, c, vth, b, rho, vr, R, detach, K, a0, a1, a2)
+#define CALL(R, K) alif_bwd_body_SUF(gs, h, ah, gvT, gaT, gx, gv0, ga0, T, N, ld, beta, c, vth, b, rho, vr, R, detach, K, a0, a1, a2)
     DISPATCH
 #undef CALL
 }
@@ -219,15 +222,40 @@ _SOURCE = (
     + _instantiate("double", "f64", "fabs", "exp", specialise=False)
 )
 
-_P, _I64, _I = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+# name: (pointer count, scalar kinds after T, N, ld: "f" = the kernel's float type, "i" = int)
 _SIGNATURES = {
-    # name: (pointer count, then scalar kinds: "f" = floating (dtype of the kernel), "i" = int)
-    "lif_fwd": (5, ("I", "I", "f", "f", "f", "f", "f", "f", "i")),
-    "lif_bwd": (5, ("I", "I", "f", "f", "f", "f", "f", "i", "i", "i", "f", "f", "f")),
-    "alif_fwd": (8, ("I", "I", "f", "f", "f", "f", "f", "f", "f", "i")),
-    "alif_bwd": (8, ("I", "I", "f", "f", "f", "f", "f", "f", "i", "i", "i", "f", "f", "f")),
+    "lif_fwd": (5, "ffffffi"),
+    "lif_bwd": (5, "fffffiiifff"),
+    "alif_fwd": (8, "fffffffi"),
+    "alif_bwd": (8, "ffffffiiifff"),
 }
 _DTYPES = {torch.float32: ("f32", ctypes.c_float), torch.float64: ("f64", ctypes.c_double)}
+
+# Columns (neurons) are independent, so large calls are split into column blocks run by a small
+# thread pool (ctypes releases the GIL) with up to torch.get_num_threads() threads.
+MIN_PARALLEL_ELEMENTS = 1 << 20
+_ALIGN = 16  # column blocks start on 64-byte boundaries for float32
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _reset_pool_after_fork() -> None:  # a forked child (DataLoader worker) must not reuse the parent's pool
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pool_after_fork)
+
+
+def _get_pool(workers: int) -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="neuroplastic-lif")
+        return _pool
 
 
 def _lib() -> ctypes.CDLL | None:
@@ -236,8 +264,8 @@ def _lib() -> ctypes.CDLL | None:
         for suffix, ftype in _DTYPES.values():
             for name, (n_ptr, scalars) in _SIGNATURES.items():
                 fn = getattr(lib, f"{name}_{suffix}")
-                kinds = {"I": _I64, "i": _I, "f": ftype}
-                fn.argtypes = [_P] * n_ptr + [kinds[k] for k in scalars]
+                kinds = {"i": ctypes.c_int, "f": ftype}
+                fn.argtypes = [ctypes.c_void_p] * n_ptr + [ctypes.c_int64] * 3 + [kinds[k] for k in scalars]
                 fn.restype = None
         lib._np_typed = True
     return lib
@@ -246,17 +274,6 @@ def _lib() -> ctypes.CDLL | None:
 def available() -> bool:
     """True when the C library is built (building it now if needed) and loaded."""
     return _lib() is not None
-
-
-def _ptr(t: torch.Tensor | None) -> int | None:
-    return None if t is None else t.data_ptr()
-
-
-def _fn(name: str, dtype: torch.dtype):
-    lib = _lib()
-    if lib is None or dtype not in _DTYPES:
-        raise RuntimeError(f"C kernel {name} unavailable for {dtype}")
-    return getattr(lib, f"{name}_{_DTYPES[dtype][0]}")
 
 
 def supports(surrogate: Surrogate) -> bool:
@@ -270,35 +287,51 @@ def _sg(surrogate: Surrogate) -> tuple[int, float, float, float]:
     return SURROGATE_IDS[surrogate.name], a, a / 2.0, math.pi / 2.0 * a
 
 
+def _launch(name: str, tensors: list[torch.Tensor | None], T: int, N: int, scalars: tuple) -> None:
+    """Call kernel ``name`` on contiguous ``[T, N]`` / ``[N]`` buffers, split over column blocks."""
+    ref = next(t for t in tensors if t is not None)
+    lib = _lib()
+    if lib is None or ref.dtype not in _DTYPES:
+        raise RuntimeError(f"C kernel {name} unavailable for {ref.dtype}")
+    fn = getattr(lib, f"{name}_{_DTYPES[ref.dtype][0]}")
+    ptrs = [None if t is None else t.data_ptr() for t in tensors]
+    n_threads = min(torch.get_num_threads(), N // 256) if T * N >= MIN_PARALLEL_ELEMENTS else 1
+    if n_threads <= 1:
+        fn(*ptrs, T, N, N, *scalars)
+        return
+    width = -(-N // n_threads)
+    width = -(-width // _ALIGN) * _ALIGN
+    esize = ref.element_size()
+    # column block [lo, lo + w): element (t, lo) of a [T, N] buffer and element lo of an [N] one
+    # are both at byte offset lo * esize; the row stride stays N.
+    blocks = [([None if p is None else p + lo * esize for p in ptrs], min(width, N - lo)) for lo in range(0, N, width)]
+    pool = _get_pool(len(blocks) - 1)
+    futures = [pool.submit(fn, *bp, T, w, N, *scalars) for bp, w in blocks[1:]]
+    fn(*blocks[0][0], T, blocks[0][1], N, *scalars)
+    for f in futures:
+        f.result()
+
+
 def lif_forward(x, v0, s, h, vT, k: LIFConsts) -> None:
     """Tensors contiguous ``[T, N]`` / ``[N]`` of one dtype; ``h`` None skips saving (inference)."""
     T, N = x.shape
-    _fn("lif_fwd", x.dtype)(
-        _ptr(x), _ptr(v0), _ptr(s), _ptr(h), _ptr(vT), T, N, k.vl, k.beta, k.c, k.vth, k.k, k.vr, k.reset
-    )
+    _launch("lif_fwd", [x, v0, s, h, vT], T, N, (k.vl, k.beta, k.c, k.vth, k.k, k.vr, k.reset))
 
 
 def lif_backward(gs, h, gvT, gx, gv0, k: LIFConsts) -> None:
     """``gvT`` None means zero; ``gv0`` None skips the initial-state gradient."""
     T, N = h.shape
-    _fn("lif_bwd", h.dtype)(
-        _ptr(gs), _ptr(h), _ptr(gvT), _ptr(gx), _ptr(gv0), T, N, k.beta, k.c, k.vth, k.k, k.vr, k.reset,
-        int(k.detach), *_sg(k.surrogate),
-    )
+    _launch("lif_bwd", [gs, h, gvT, gx, gv0], T, N,
+            (k.beta, k.c, k.vth, k.k, k.vr, k.reset, int(k.detach), *_sg(k.surrogate)))
 
 
 def alif_forward(x, v0, a0, s, h, ah, vT, aT, k: ALIFConsts) -> None:
     """As :func:`lif_forward`; ``ah`` receives the adaptation before each step (with ``h``)."""
     T, N = x.shape
-    _fn("alif_fwd", x.dtype)(
-        _ptr(x), _ptr(v0), _ptr(a0), _ptr(s), _ptr(h), _ptr(ah), _ptr(vT), _ptr(aT), T, N,
-        k.vl, k.beta, k.c, k.vth, k.b, k.rho, k.vr, k.reset,
-    )
+    _launch("alif_fwd", [x, v0, a0, s, h, ah, vT, aT], T, N, (k.vl, k.beta, k.c, k.vth, k.b, k.rho, k.vr, k.reset))
 
 
 def alif_backward(gs, h, ah, gvT, gaT, gx, gv0, ga0, k: ALIFConsts) -> None:
     T, N = h.shape
-    _fn("alif_bwd", h.dtype)(
-        _ptr(gs), _ptr(h), _ptr(ah), _ptr(gvT), _ptr(gaT), _ptr(gx), _ptr(gv0), _ptr(ga0), T, N,
-        k.beta, k.c, k.vth, k.b, k.rho, k.vr, k.reset, int(k.detach), *_sg(k.surrogate),
-    )
+    _launch("alif_bwd", [gs, h, ah, gvT, gaT, gx, gv0, ga0], T, N,
+            (k.beta, k.c, k.vth, k.b, k.rho, k.vr, k.reset, int(k.detach), *_sg(k.surrogate)))
