@@ -26,10 +26,15 @@ from neuroplastic.neurons import (
     Surrogate,
 )
 from neuroplastic.synapses import Conv2d, Dense, Flatten, MaxPool2d, RecurrentLIF
+from neuroplastic import kernels as _kernels  # noqa: F401  (registers the fused backends)
+from neuroplastic.io import load, save
+from neuroplastic.training import Model, build_model
+from neuroplastic.training.sklearn import MLPClassifier, SNNClassifier
 
 __all__ = [
     "ALIF", "ALIFCell", "ConstantEncoder", "Conv2d", "Dense", "Flatten", "Izhikevich",
-    "IzhikevichCell", "LI", "LICell", "LIF", "LIFCell", "LatencyEncoder", "MaxPool2d", "NetState",
-    "PopulationEncoder", "Rate", "RateEncoder", "RecurrentLIF", "Sequential", "Surrogate",
-    "__version__", "seed_everything",
+    "IzhikevichCell", "LI", "LICell", "LIF", "LIFCell", "LatencyEncoder", "MLPClassifier",
+    "MaxPool2d", "Model", "NetState", "PopulationEncoder", "Rate", "RateEncoder", "RecurrentLIF",
+    "SNNClassifier", "Sequential", "Surrogate", "__version__", "build_model", "load", "save",
+    "seed_everything",
 ]
