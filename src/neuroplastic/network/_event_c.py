@@ -45,7 +45,7 @@ CLONES int64_t event_run_SUF(int64_t n_steps, int64_t step0, int64_t N, int64_t 
                       TY* restrict v, TY* restrict ie, TY* restrict ii, int32_t* restrict ref, TY* restrict ring,
                       int64_t P, const int64_t* pop_start, const int64_t* pop_stop, const int32_t* pop_lif,
                       const double* pconst, const int32_t* pnref,
-                      const int64_t* restrict indptr, const int64_t* restrict offset, const TY* restrict weight,
+                      const int64_t* restrict indptr, const int32_t* restrict offset, const TY* restrict weight,
                       const int64_t* src_idx, const int64_t* src_step, int64_t n_src, int64_t* src_pos,
                       int64_t* restrict spk_idx, int64_t* restrict spk_step, int64_t spk_cap, int64_t* n_spk,
                       const int64_t* rec_idx, int64_t K, const uint8_t* rec_mask, TY* restrict rec_out,
@@ -77,6 +77,11 @@ CLONES int64_t event_run_SUF(int64_t n_steps, int64_t step0, int64_t N, int64_t 
         for (int64_t k = first; k < ns; ++k) {
             const int64_t j = spk_idx[k];
             spk_step[k] = step;
+            if (k + 2 < ns) { /* rows are scattered in memory: start loading the one after next */
+                const int64_t nx = indptr[spk_idx[k + 2]], nl = indptr[spk_idx[k + 2] + 1];
+                for (int64_t q = nx; q < nl; q += 16) PREFETCH(offset + q);
+                for (int64_t q = nx; q < nl; q += 64 / (int64_t)sizeof(TY)) PREFETCH(weight + q);
+            }
             const int64_t e1 = indptr[j + 1];
             for (int64_t e = indptr[j]; e < e1; ++e) {
                 int64_t pos = base + offset[e];
@@ -120,6 +125,11 @@ _PRELUDE = r"""
    branch-free neuron update; it changes no value (no reassociation, no contraction). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)0)
 #endif
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define CLONES __attribute__((target_clones("avx2", "default")))

@@ -91,7 +91,7 @@ class CompiledNetwork:
     pnref: torch.Tensor  # [P] int32 refractory steps
     neuron: dict[str, torch.Tensor]  # per-neuron copies of the constants (dtype), "n_ref" int32
     indptr: torch.Tensor  # [N + 1] int64, global CSR over presynaptic neurons
-    offset: torch.Tensor  # [nnz] int64: delay * 2N + receptor * N + global post index
+    offset: torch.Tensor  # [nnz] int32: delay * 2N + receptor * N + global post index
     weight: torch.Tensor  # [nnz] dtype
     src_idx: torch.Tensor  # [S] int64 global, sorted by (step, index)
     src_step: torch.Tensor  # [S] int64
@@ -148,13 +148,15 @@ def compile_network(net: Network, dtype: torch.dtype = torch.float32, device: to
         offs.append(proj.delay_steps * 2 * n + rec * n + b0 + proj.indices)
         ws.append(proj.weights)
         clock.append((a0, a1, b0, b1, rec, proj.delay_steps, proj))
+    if ring_size * 2 * n >= 2**31:
+        raise ValueError(f"ring buffer of {ring_size} x 2 x {n} entries exceeds int32 indexing: shorten the delays")
     if rows:
         row = torch.cat(rows)
         order = torch.sort(row, stable=True).indices  # within a row: projection order, then target
-        offset, weight = torch.cat(offs)[order], torch.cat(ws)[order]
+        offset, weight = torch.cat(offs)[order].to(torch.int32), torch.cat(ws)[order]
         indptr = torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(torch.bincount(row, minlength=n), 0)])
     else:
-        offset, weight = torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.float64)
+        offset, weight = torch.zeros(0, dtype=torch.int32), torch.zeros(0, dtype=torch.float64)
         indptr = torch.zeros(n + 1, dtype=torch.int64)
     cn = CompiledNetwork(
         dt, n, ring_size, dtype, device, tuple(pops), pconst, torch.tensor(nrefs, dtype=torch.int32),
