@@ -23,3 +23,94 @@ CHECKED = [
 @parametrize_with_checks(CHECKED)
 def test_sklearn_estimator_checks(estimator, check) -> None:
     check(estimator)
+
+
+def blobs(n: int = 90, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centers = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, 0.0], [0.0, 4.0, 0.0]])
+    y = np.repeat(np.arange(3), n // 3)
+    X = centers[y] + rng.normal(size=(n, 3))
+    return X * np.array([1.0, 100.0, 0.01]) + 50.0, y  # wildly different feature scales
+
+
+def test_defaults_match_the_tuned_architecture() -> None:
+    arch = ARCHITECTURES["snn"].defaults()
+    params = SNNClassifier().get_params()
+    assert list(params["hidden_layer_sizes"]) == list(arch["hidden"])
+    for key in ("num_steps", "tau_mem", "tau_out", "dt", "r", "dropout", "readout"):
+        assert params[key] == arch[key], key
+    # __init__ stores settings only
+    sig = inspect.signature(SNNClassifier.__init__)
+    assert set(sig.parameters) - {"self"} == set(params)
+
+
+def test_string_labels_standardisation_and_proba() -> None:
+    X, y = blobs()
+    labels = np.array(["cat", "dog", "emu"])[y]
+    clf = MLPClassifier(architecture="wide", max_epochs=30, random_state=0, device="cpu").fit(X, labels)
+    assert clf.classes_.tolist() == ["cat", "dog", "emu"] and clf.n_features_in_ == 3
+    np.testing.assert_allclose(clf.mean_, X.mean(0))
+    np.testing.assert_allclose(clf.scale_, X.std(0))
+    assert clf.score(X, labels) > 0.95
+    p = clf.predict_proba(X)
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(clf.classes_[p.argmax(1)], clf.predict(X))
+    assert len(clf.history_["loss"]) == clf.n_epochs_ == 30
+
+
+def test_constant_feature_is_only_centred() -> None:
+    X, y = blobs()
+    X[:, 1] = 7.0
+    clf = MLPClassifier(architecture="wide", max_epochs=1, random_state=0, device="cpu").fit(X, y)
+    assert clf.scale_[1] == 1.0 and clf.mean_[1] == 7.0
+
+
+def test_partial_fit_learns_incrementally_and_keeps_the_network() -> None:
+    X, y = blobs(150)
+    order = np.random.default_rng(1).permutation(150)  # the first batch fixes the scaling: make it representative
+    X, y = X[order], y[order]
+    clf = SNNClassifier(random_state=0, device="cpu", hidden_layer_sizes=(32,), num_steps=8, learning_rate=1e-2)
+    clf.partial_fit(X[:60], y[:60], classes=[0, 1, 2])
+    net = clf.model_
+    before = clf.score(X, y)
+    for _ in range(8):
+        clf.partial_fit(X, y)
+    assert clf.model_ is net and clf.n_epochs_ == 9
+    assert clf.score(X, y) > max(before, 0.9)
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.partial_fit(X[:5], np.array([0, 1, 2, 3, 0]))
+    with pytest.raises(ValueError, match="3 features"):
+        clf.partial_fit(X[:, :2], y)
+
+
+def test_same_random_state_same_predictions() -> None:
+    X, y = blobs()
+    a = SNNClassifier(max_epochs=2, random_state=3, device="cpu").fit(X, y).predict_proba(X)
+    b = SNNClassifier(max_epochs=2, random_state=3, device="cpu").fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", ["plasticity", "hybrid"])
+def test_plasticity_learning_is_not_available_yet(mode: str) -> None:
+    X, y = blobs()
+    with pytest.raises(NotImplementedError, match="learning='gradient'"):
+        SNNClassifier(learning=mode).fit(X, y)
+
+
+@pytest.mark.parametrize("est,match", [
+    (SNNClassifier(learning="hebb"), "unknown learning"),
+    (SNNClassifier(max_epochs=0), "max_epochs"),
+    (MLPClassifier(architecture="deep"), "unknown architecture"),
+])
+def test_bad_settings_fail_at_fit(est, match: str) -> None:
+    X, y = blobs()
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y)
+
+
+def test_smoke_digits_few_epochs() -> None:
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    clf = SNNClassifier(max_epochs=5, random_state=0, device="cpu").fit(X[:600], y[:600])
+    assert clf.score(X[600:900], y[600:900]) > 0.8  # the accuracy benchmark is benchmarks/bench_classifiers.py
