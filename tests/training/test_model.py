@@ -211,3 +211,19 @@ def test_custom_metric_and_model_repr() -> None:
     hist = m.fit(x, y, epochs=1, verbose=0)
     assert {"mae", "accuracy"} <= set(hist.history)
     assert "Model(" in repr(m) and m.count_params() == 6
+
+
+def test_iterable_loader_without_length() -> None:
+    x, y = separable(64)
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(zip(torch.from_numpy(x), torch.from_numpy(y)))
+
+    m = linear_model()
+    hist = m.fit(DataLoader(Stream(), batch_size=16), epochs=2, verbose=1)
+    assert len(hist.history["loss"]) == 2
+    with pytest.raises(ValueError, match="validation_split needs array data"):
+        m.fit(DataLoader(Stream(), batch_size=16), validation_split=0.2, verbose=0)
+    with pytest.raises(ValueError, match="y=None"):
+        m.fit(DataLoader(Stream(), batch_size=16), y, verbose=0)

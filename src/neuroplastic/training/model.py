@@ -73,7 +73,7 @@ class _Arrays:
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int) -> None:
         self.x, self.y, self.batch_size = x, y, batch_size
 
-    def __len__(self) -> int:
+    def n_batches(self) -> int:
         return math.ceil(self.x.shape[0] / self.batch_size)
 
     def batches(self, shuffle: bool = False, generator: torch.Generator | None = None) -> Iterator[tuple]:
@@ -90,10 +90,10 @@ class _Loader:
     def __init__(self, loader: torch.utils.data.DataLoader, needs_y: bool) -> None:
         self.loader, self.needs_y = loader, needs_y
 
-    def __len__(self) -> int | None:  # type: ignore[override]
+    def n_batches(self) -> int | None:
         try:
             return len(self.loader)
-        except TypeError:
+        except TypeError:  # an iterable-style dataset without a length
             return None
 
     def batches(self, shuffle: bool = False, generator: torch.Generator | None = None) -> Iterator[tuple]:
@@ -317,8 +317,8 @@ class Model:
 
     # ------------------------------------------------------------------ core steps
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.module(x)
+    def _forward(self, x: torch.Tensor, module: nn.Module | None = None) -> torch.Tensor:
+        out = (self.module if module is None else module)(x)
         if isinstance(out, (tuple, list)):
             out = out[0]
         if not isinstance(out, torch.Tensor):
@@ -381,7 +381,7 @@ class Model:
     def fit(self, x: Any, y: Any = None, epochs: int = 1, batch_size: int | None = None,
             validation_data: Any = None, validation_split: float = 0.0,
             callbacks: Sequence[Callback] | None = None, verbose: int = 1, shuffle: bool = True,
-            seed: int | None = None, initial_epoch: int = 0) -> History:
+            seed: int | None = None, initial_epoch: int = 0, strategy: Any = None) -> History:
         """Train for ``epochs`` passes over the data.
 
         Args:
@@ -402,6 +402,10 @@ class Model:
             seed: seeds Python/NumPy/torch (dropout) and the shuffling generator, so the same
                 seed gives the same numbers on CPU.
             initial_epoch: epoch to start from (to resume).
+            strategy: None (this process), ``"ddp"``, ``"auto"`` or a
+                :class:`neuroplastic.distributed.DDPStrategy`: data-parallel training over the
+                processes of a ``torchrun`` launch; ``batch_size`` is then per process (see
+                docs/distributed.md).
 
         Returns:
             The :class:`History`; ``history.history`` maps ``loss``, metrics and ``val_*`` to
@@ -417,6 +421,10 @@ class Model:
             generator = seed_everything(seed)
         else:
             generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+        from neuroplastic.distributed import get_strategy
+
+        strat = get_strategy(strategy)
+        net = strat.setup(self)
 
         if self.input_shape is None and not _is_loader(x):
             self.input_shape = tuple(int(s) for s in np.shape(x)[1:]) if not isinstance(x, torch.Tensor) else tuple(x.shape[1:])
@@ -448,13 +456,15 @@ class Model:
                 self.module.eval()
                 assert train.y is not None
                 self._check_labels(self._forward(train.x[:2].to(self.device)), train.y.to(self.device))
+        train = strat.shard(train, seed=seed, initial_epoch=int(initial_epoch))
 
         cbs: list[Callback] = list(callbacks or [])
         if verbose:
             cbs.append(ProgbarLogger(verbose))
         history = History()
         cbs.append(history)
-        params = {"epochs": int(epochs), "steps": len(train), "verbose": verbose,
+        cbs = strat.callbacks(cbs)
+        params = {"epochs": int(epochs), "steps": train.n_batches(), "verbose": verbose,
                   "batch_size": getattr(train, "batch_size", None)}
         cb = CallbackList(cbs, self, params)
         self.stop_training = False
@@ -470,7 +480,7 @@ class Model:
             for i, (xb, yb) in enumerate(train.batches(shuffle, generator)):
                 cb.on_train_batch_begin(i, {"size": int(len(xb))})
                 xb, yb = self._prepare(train, xb, yb)
-                out = self._forward(xb)
+                out = self._forward(xb, net)
                 if isinstance(train, _Loader):
                     if self.task is None:
                         self.task = "classification" if not yb.is_floating_point() else "regression"
@@ -490,16 +500,18 @@ class Model:
                         m.update(scores, yb, self.loss)
                 batch_logs = {"loss": total / count, **{m.name: m.result() for m in self.metrics}}
                 cb.on_train_batch_end(i, batch_logs)
-                if self.stop_training:
+                if strat.should_stop(self):
                     break
+            total, count = strat.reduce_epoch(total, count, self.metrics)
             epoch_logs = {"loss": total / max(count, 1), **{m.name: m.result() for m in self.metrics}}
             if val is not None:
                 val_logs = self._run_eval(val, cb)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cb.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training:
+            if strat.should_stop(self):
                 break
         cb.on_train_end(epoch_logs)
+        strat.finish(self)
         self.module.eval()
         return history
 
@@ -510,7 +522,7 @@ class Model:
         """Loss and metrics over ``x, y`` (exact batch-size-weighted means) as a dict."""
         self._require_compiled("evaluate")
         data = self._data(x, y, batch_size, needs_y=True)
-        cb = CallbackList(callbacks, self, {"verbose": verbose, "steps": len(data)})
+        cb = CallbackList(callbacks, self, {"verbose": verbose, "steps": data.n_batches()})
         logs = self._run_eval(data, cb)
         if verbose:
             from neuroplastic.training.history import format_logs
@@ -522,7 +534,7 @@ class Model:
                         callbacks: Sequence[Callback] | None = None) -> torch.Tensor:
         """Raw module outputs for ``x`` (``[N, C]`` or time-first ``[T, N, C]``), on CPU."""
         data = self._data(x, None, batch_size, needs_y=False)
-        cb = CallbackList(callbacks, self, {"steps": len(data)})
+        cb = CallbackList(callbacks, self, {"steps": data.n_batches()})
         self.module.eval()
         outs = []
         cb.on_predict_begin({})
