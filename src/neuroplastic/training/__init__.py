@@ -20,6 +20,7 @@ from neuroplastic.training.callbacks import (
     WandbCallback,
     cosine,
 )
+from neuroplastic.training.compare import compare_classifiers, default_classifiers
 from neuroplastic.training.history import Callback, CallbackList, History, ProgbarLogger
 from neuroplastic.training.losses import (
     BinaryCrossEntropy,
@@ -41,7 +42,7 @@ __all__ = [
     "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN", "WandbCallback", "cosine",
     "ARCHITECTURES", "Accuracy", "BinaryCrossEntropy", "Callback", "CallbackList", "CrossEntropy",
     "FirstSpikeCrossEntropy", "History", "Loss", "MLPClassifier", "MeanSquaredError", "Metric", "Model",
-    "ProgbarLogger", "SNNClassifier", "SpikeCountMSE", "TopKAccuracy", "build", "build_model", "founding_mlp",
+    "ProgbarLogger", "SNNClassifier", "SpikeCountMSE", "TopKAccuracy", "build", "build_model", "compare_classifiers", "default_classifiers", "founding_mlp",
     "founding_model", "get_loss", "get_metric", "keras_binary_crossentropy", "readout",
     "register_architecture", "snn_classifier", "wide_mlp", "wide_model",
 ]
