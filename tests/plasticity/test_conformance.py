@@ -93,18 +93,69 @@ def test_reduction_semantics_mean_sum_none_and_per_sample_loop(name: str) -> Non
 
 
 @pytest.mark.parametrize("name", RULES)
-@pytest.mark.parametrize("conv", [False, True])
-def test_inplace_bounds_hold(name: str, conv: bool) -> None:
+@pytest.mark.parametrize("conv, rate", [(False, 0.5), (False, 0.02), (True, 0.5)])
+def test_inplace_bounds_hold(name: str, conv: bool, rate: float) -> None:
     torch.manual_seed(0)
-    layer = nn.Conv2d(2, 3, 3, bias=False) if conv else nn.Linear(N_IN, N_OUT, bias=False)
+    layer = nn.Conv2d(2, 3, 3, bias=False) if conv else nn.Linear(40, 30, bias=False)
     conn = Plastic(layer, get_rule(name), lr=50.0, wmin=0.0, wmax=1.0)
     state = None
     for _ in range(4):
-        pre = (torch.rand(2, 2, 5, 5) < 0.5).float() if conv else (torch.rand(B, N_IN) < 0.5).float()
-        post = (torch.rand(2, 3, 3, 3) < 0.5).float() if conv else (torch.rand(B, N_OUT) < 0.5).float()
+        pre = (torch.rand(2, 2, 5, 5) < rate).float() if conv else (torch.rand(2, 40) < rate).float()
+        post = (torch.rand(2, 3, 3, 3) < rate).float() if conv else (torch.rand(2, 30) < rate).float()
         state = conn.update(pre, post, state, modulator=1.0)
     assert conn.weight.min() >= 0.0 and conn.weight.max() <= 1.0
     assert conn.weight.shape == layer.weight.shape
+
+
+@pytest.mark.parametrize("name", RULES)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("rate", [0.5, 0.03])
+def test_fused_accumulate_equals_step(name: str, reduction: str, rate: float) -> None:
+    """``accumulate_`` (event-driven for spike rules when spikes are sparse) == ``target += alpha * dw``."""
+    g = torch.Generator().manual_seed(7)
+    pre = (torch.rand(3, 50, generator=g) < rate).double()
+    post = (torch.rand(3, 40, generator=g) < rate).double()
+    post[0, 1] = 1.0  # at least one spike on each side
+    pre[0, 2] = 1.0
+    w = torch.rand(40, 50, generator=g, dtype=torch.float64)
+    rule = get_rule(name, reduction=reduction)
+    st = _warm_state(rule, pre, post, w)
+    m = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
+    dw, st_a = rule.step(pre, post, w, st, modulator=m)
+    target = w.clone()
+    st_b, touched = rule.accumulate_(target, pre, post, target, st, alpha=0.3, modulator=m)  # target is the weight
+    torch.testing.assert_close(target, w + 0.3 * dw)
+    for x, y in zip(_leaves(st_a), _leaves(st_b)):
+        torch.testing.assert_close(x, y)
+    if touched is not None:  # only the reported rows/cols changed
+        changed = (target != w)
+        mask = torch.zeros_like(changed)
+        mask[touched[0]] = True
+        mask[:, touched[1]] = True
+        assert not bool((changed & ~mask).any())
+
+
+@pytest.mark.parametrize("name", RULES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_sequence_equals_loop_of_steps(name: str, reduction: str) -> None:
+    """``sequence`` (vectorised over time where the rule allows) == sum of ``step`` with the weight fixed."""
+    g = torch.Generator().manual_seed(3)
+    pre = (torch.rand(70, B, N_IN, generator=g) < 0.3).double()  # > one 64-step scan chunk
+    post = (torch.rand(70, B, N_OUT, generator=g) < 0.3).double()
+    w = torch.rand(N_OUT, N_IN, generator=g, dtype=torch.float64)
+    rule = get_rule(name, reduction=reduction)
+    st0 = _warm_state(rule, pre[0], post[0], w)
+    for m in (None, torch.linspace(-1.0, 2.0, B, dtype=torch.float64)):
+        dw, st = rule.sequence(pre, post, w, st0, modulator=m)
+        total, s = 0.0, st0
+        for t in range(pre.shape[0]):
+            d, s = rule.step(pre[t], post[t], w, s, modulator=m)
+            total = total + d
+        torch.testing.assert_close(dw, total)
+        for x, y in zip(_leaves(st), _leaves(s)):
+            torch.testing.assert_close(x, y)
+    with pytest.raises(ValueError, match="time-first"):
+        rule.sequence(pre[0], post[0], w)
 
 
 @pytest.mark.parametrize("name", RULES)

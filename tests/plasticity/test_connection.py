@@ -182,3 +182,27 @@ def test_apply_update_functional() -> None:
 def test_connection_errors(make, exc, match: str) -> None:
     with pytest.raises(exc, match=match):
         make()
+
+
+@pytest.mark.parametrize("rule_name", ["stdp", "triplet_stdp", "bcm", "oja", "rstdp", "krotov"])
+@pytest.mark.parametrize("conv", [False, True])
+def test_learn_sequence_apply_end_equals_fixed_weight_loop(rule_name: str, conv: bool) -> None:
+    """apply="end": the weight is held during the presentation and the summed update applied once."""
+    torch.manual_seed(6)
+    layer = (nn.Conv2d(2, 3, 3, padding=1, bias=False) if conv else nn.Linear(6, 4, bias=False)).double()
+    pre = _spikes(12, 2, 2, 4, 4) if conv else _spikes(12, 2, 6)
+    post = _spikes(12, 2, 3, 4, 4) if conv else _spikes(12, 2, 4)
+    m = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    a = Plastic(copy.deepcopy(layer), rule_name, lr=0.5, wmin=-0.3, wmax=0.3)
+    b = Plastic(copy.deepcopy(layer), rule_name, lr=0.5, wmin=-0.3, wmax=0.3)
+    for steps in ("all", "last"):
+        sa = a.learn_sequence(pre, post, modulator=m, modulator_steps=steps, apply="end")
+        total, sb = None, None
+        for t in range(12):
+            mt = m if (steps == "all" or t == 11) else None
+            dw, sb = b.compute(pre[t], post[t], sb, modulator=mt)
+            total = dw if total is None else total + dw
+        apply_update(b.weight, total, "inplace", lr=0.5, wmin=-0.3, wmax=0.3)
+        torch.testing.assert_close(a.weight, b.weight)
+        for x, y in zip(sa, sb):
+            torch.testing.assert_close(x, y)

@@ -162,3 +162,23 @@ def test_rstdp_per_sample_and_per_neuron_modulators() -> None:
     torch.testing.assert_close(perneuron, one * mn.unsqueeze(2))
     mean, _ = _run(RSTDP(), pre, post, w, modulator=m)
     torch.testing.assert_close(mean, per.mean(0))
+
+
+@pytest.mark.parametrize("rule", [
+    STDP(), STDP(weight_dependence="multiplicative", mu=0.7, reduction="sum"),
+    TripletSTDP(), TripletSTDP(weight_dependence="multiplicative"),
+])
+def test_event_driven_update_touches_only_spiking_rows_and_columns(rule) -> None:
+    g = torch.Generator().manual_seed(11)
+    w = torch.rand(100, 200, generator=g, dtype=torch.float64)
+    target = w.clone()
+    st = None
+    for t in range(10):  # D&C-like activity: ~5 % of the inputs and a few outputs spike per step
+        pre = (torch.rand(1, 200, generator=g) < 0.05).double()
+        post = (torch.rand(1, 100, generator=g) < 0.02).double()
+        dw, _ = rule.step(pre, post, target, st)
+        expected = target + 0.5 * dw
+        st, touched = rule.accumulate_(target, pre, post, target, st, alpha=0.5)
+        assert touched is not None  # the sparse path was taken
+        assert touched[0].numel() == int(post.sum()) and touched[1].numel() == int(pre.sum())
+        torch.testing.assert_close(target, expected)

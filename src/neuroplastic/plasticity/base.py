@@ -171,18 +171,97 @@ class Rule:
             modulator: third factor (scalar, ``[B]`` or ``[B, n_out]``), see the module docstring.
         """
         with torch.no_grad():
-            weight = weight.detach()
-            pre = self._as_activity("pre", pre, weight)
-            if post is None:
-                post = self._default_post(pre, weight)
-            else:
-                post = self._as_activity("post", post, weight)
-            pre, post = self._check_shapes(pre, post, weight)
-            if state is None:
-                state = self._init(pre, post, weight)
-            m = self._modulator(modulator, pre.shape[0], weight.shape[0], weight)
+            pre, post, weight, state, m = self._prepare(pre, post, weight, state, modulator)
             dw, new_state = self._step(pre, post, weight, state, m)
         return dw, new_state
+
+    def _prepare(self, pre, post, weight, state, modulator):
+        """Detach, cast to the weight's dtype, check shapes, start the state, normalise the modulator."""
+        weight = weight.detach()
+        pre = self._as_activity("pre", pre, weight)
+        if post is None:
+            post = self._default_post(pre, weight)
+        else:
+            post = self._as_activity("post", post, weight)
+        pre, post = self._check_shapes(pre, post, weight)
+        if state is None:
+            state = self._init(pre, post, weight)
+        m = self._modulator(modulator, pre.shape[0], weight.shape[0], weight)
+        return pre, post, weight, state, m
+
+    def sequence(
+        self,
+        pre: torch.Tensor,
+        post: torch.Tensor | None,
+        weight: torch.Tensor,
+        state: NamedTuple | None = None,
+        *,
+        modulator: float | torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, NamedTuple]:
+        """A whole presentation at once: the sum over ``T`` of :meth:`step`'s ``dw`` with the weight
+        held fixed, and the state after the last step.
+
+        Exactly equal to ``sum(step(pre[t], post[t], weight, state_t)[0] for t)`` (same modulator at
+        every step). Rules override ``_sequence`` with a vectorised version (trace scans over time
+        and one GEMM over all ``T*B`` rows) which is much faster than ``T`` separate steps; the
+        others fall back to the loop. Use it to apply plasticity once per sample/batch.
+
+        Args:
+            pre: ``[T, B, n_in]``; post: ``[T, B, n_out]`` (or None where the rule allows it).
+        """
+        if not isinstance(pre, torch.Tensor) or pre.ndim != 3:
+            raise ValueError(f"pre must be time-first [T, B, n_in], got {getattr(pre, 'shape', type(pre).__name__)}: "
+                             "use step() for a single time step")
+        if post is not None and (post.ndim != 3 or post.shape[0] != pre.shape[0]):
+            raise ValueError(f"post has shape {tuple(post.shape)} but [T={pre.shape[0]}, B, n_out] is expected: "
+                             "pass time-first activity of the same length as pre")
+        with torch.no_grad():
+            w = weight.detach()
+            p0, q0, _, st, m = self._prepare(pre[0], None if post is None else post[0], w, state, modulator)
+            pre_c = self._as_activity("pre", pre, w)
+            post_c = None if post is None else self._as_activity("post", post, w)
+            out = self._sequence(pre_c, post_c, w, st, m)
+            if out is not NotImplemented:
+                return out
+            total = None
+            for t in range(pre.shape[0]):
+                dw, st = self.step(pre[t], None if post is None else post[t], w, st, modulator=modulator)
+                total = dw if total is None else total.add_(dw)
+        return total, st
+
+    def _sequence(self, pre, post, weight, state, m):
+        """Vectorised :meth:`sequence` (``pre`` ``[T, B, n_in]``) or ``NotImplemented`` to loop."""
+        if not self._stateless_in_time():
+            return NotImplemented
+        t_len, batch = pre.shape[:2]
+        pre_rows = pre.reshape(t_len * batch, -1)
+        post_rows = None if post is None else post.reshape(t_len * batch, -1)
+        m_rows = self._time_rows(m, t_len)
+
+        def run(rule: "Rule") -> torch.Tensor:
+            q = post_rows if post_rows is not None else rule._default_post(pre_rows, weight)
+            return rule._step(pre_rows, q, weight, state, m_rows)[0]
+
+        return self._merge_time(run, t_len, batch), state
+
+    @staticmethod
+    def _time_rows(m: torch.Tensor | None, t_len: int) -> torch.Tensor | None:
+        """Repeat a per-sample modulator for ``T`` merged steps (rows ordered ``t * B + b``)."""
+        return m.repeat(t_len, 1) if (m is not None and m.shape[0] > 1) else m
+
+    def _stateless_in_time(self) -> bool:
+        """True when ``dw`` of a step depends only on that step (then ``T`` can merge into the batch)."""
+        return False
+
+    def _merge_time(self, fn: Callable[["Rule"], torch.Tensor], t_len: int, batch: int) -> torch.Tensor:
+        """Run ``fn(rule)`` on ``T*B`` merged rows and reduce as ``T`` steps of ``B`` samples would."""
+        tmp = self if self.reduction != "mean" else dataclasses.replace(self, reduction="sum")
+        dw = fn(tmp)
+        if self.reduction == "mean":
+            return dw.div_(batch)
+        if self.reduction == "none":
+            return dw.reshape(t_len, batch, *dw.shape[1:]).sum(0)
+        return dw
 
     def get_config(self) -> dict:
         """JSON-able settings, ``{"rule": name, **fields}``; inverse: :func:`rule_from_config`."""
@@ -240,15 +319,36 @@ class Rule:
     def _check_state_batch(name: str, t: torch.Tensor, batch: int) -> None:
         check_batch(f"{name} state", t.shape[0], batch)
 
-    # bilinear building blocks: every rule is a combination of these
-    def _outer(self, a: torch.Tensor, c: torch.Tensor, m: torch.Tensor | None = None) -> torch.Tensor:
-        """Reduce over the batch of ``m_b * a_b c_b^T`` (``a`` [B, n_out], ``c`` [B, n_in])."""
-        if m is not None:
-            a = a * m
+    # bilinear building blocks: every rule is a combination of these. Scalars are folded into the
+    # small [B, n] factors so that each term costs one GEMM and one weight-sized allocation.
+    def _outer(self, a: torch.Tensor, c: torch.Tensor, m: torch.Tensor | None = None, scale: float = 1.0) -> torch.Tensor:
+        """``scale`` times the batch reduction of ``m_b * a_b c_b^T`` (``a`` [B, n_out], ``c`` [B, n_in])."""
+        return self._outer_sum(((a, c, 1.0),), m, scale)
+
+    def _outer_sum(self, terms: tuple[tuple[torch.Tensor, torch.Tensor, float], ...], m: torch.Tensor | None = None,
+                   scale: float = 1.0) -> torch.Tensor:
+        """``scale * reduce_b sum_k s_k m_b a_kb c_kb^T`` for terms ``(a_k, c_k, s_k)``: one weight-sized
+        output, accumulated with ``addmm`` (no weight-sized temporaries)."""
+        batch = terms[0][0].shape[0]
         if self.reduction == "none":
-            return a.unsqueeze(2) * c.unsqueeze(1)
-        out = a.transpose(0, 1) @ c
-        return out / a.shape[0] if self.reduction == "mean" else out
+            out = None
+            for a, c, s in terms:
+                a = a * m if m is not None else a
+                t = a.unsqueeze(2) * c.unsqueeze(1)
+                out = t.mul_(s * scale) if out is None else out.add_(t, alpha=s * scale)
+            return out
+        if self.reduction == "mean":
+            scale = scale / batch
+        out = None
+        for a, c, s in terms:
+            if m is not None:
+                a = a * m
+            a, c = _active_rows(a, c)
+            if out is None:
+                out = torch.addmm(a.new_empty(a.shape[1], c.shape[1]), a.T, c, beta=0.0, alpha=s * scale)
+            else:
+                out.addmm_(a.T, c, alpha=s * scale)
+        return out
 
     def _rows(self, d: torch.Tensor, m: torch.Tensor | None = None) -> torch.Tensor:
         """Reduce ``m_b * d_b`` (``d`` [B, n_out]) over the batch; returns a column to broadcast on W."""
@@ -264,6 +364,48 @@ class Rule:
         if self.reduction == "none":
             return x
         return x.sum(0) if self.reduction == "sum" else x.mean(0)
+
+    # ----------------------------------------------------------------- fused application
+    def accumulate_(
+        self,
+        target: torch.Tensor,
+        pre: torch.Tensor,
+        post: torch.Tensor | None,
+        weight: torch.Tensor,
+        state: NamedTuple | None = None,
+        *,
+        alpha: float = 1.0,
+        modulator: float | torch.Tensor | None = None,
+    ) -> tuple[NamedTuple, tuple[torch.Tensor, torch.Tensor] | None]:
+        """Add ``alpha * dw`` into ``target`` in place (a weight, or a weight's ``.grad``).
+
+        Same result as ``target += alpha * step(...)[0]``; rules driven by sparse spikes
+        (STDP, triplet STDP) override it to touch only the rows of post-synaptic neurons and the
+        columns of pre-synaptic inputs that spiked. Returns ``(new_state, touched)`` where
+        ``touched`` is ``(rows, cols)`` index tensors of what may have changed, or None for
+        "everything" (used to re-apply bounds only where needed).
+        """
+        if self.reduction == "none":
+            raise ValueError("accumulate_ needs one dw per step: use reduction='mean' or 'sum'")
+        dw, state = self.step(pre, post, weight, state, modulator=modulator)
+        with torch.no_grad():
+            target.add_(dw, alpha=alpha)
+        return state, None
+
+
+def _active_rows(a: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the rows where ``a`` is all zero (they add nothing to ``a^T c``).
+
+    Spikes are sparse in time: over a presentation, most steps have no post-synaptic spike, so
+    the potentiation GEMM shrinks from ``T*B`` rows to a handful. Done on CPU only (finding the
+    rows synchronises a GPU, whose dense GEMM is cheap anyway) and only when it pays.
+    """
+    if a.device.type != "cpu" or a.shape[0] < 16:
+        return a, c
+    idx = a.any(1).nonzero().squeeze(1)
+    if idx.numel() > a.shape[0] // 2:
+        return a, c
+    return a.index_select(0, idx), c.index_select(0, idx)
 
 
 def decay(dt: float, tau: float) -> float:

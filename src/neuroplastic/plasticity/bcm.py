@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import torch
 
+from neuroplastic.plasticity._scan import exp_scan, previous
 from neuroplastic.plasticity.base import Rule, _check_finite_number, _check_nonneg, _check_time, decay, register_rule
 
 
@@ -68,7 +69,20 @@ class BCM(Rule):
         phi = post * (post - theta)
         if self.normalize:
             phi = phi / theta.clamp_min(self.eps)
-        dw = self.lr * self._outer(phi, pre, m)
+        dw = self._outer(phi, pre, m, scale=self.lr)
         target = (post * post).mean(0)
         a = decay(self.dt, self.tau_theta)
         return dw, BCMState(target + (theta - target) * a)
+
+    def _sequence(self, pre, post, weight, state, m):
+        t_len, batch = pre.shape[:2]
+        a = decay(self.dt, self.tau_theta)
+        thetas = exp_scan(state.theta, (post * post).mean(1).mul_(1.0 - a), a)  # [T, n_out]
+        before = previous(state.theta, thetas).unsqueeze(1)
+        phi = post * (post - before)
+        if self.normalize:
+            phi = phi / before.clamp_min(self.eps)
+        rows = (phi.reshape(t_len * batch, -1), pre.reshape(t_len * batch, -1))
+        m_rows = self._time_rows(m, t_len)
+        dw = self._merge_time(lambda r: r._outer(*rows, m_rows, scale=self.lr), t_len, batch)
+        return dw, BCMState(thetas[-1])

@@ -144,7 +144,8 @@ class Plastic(nn.Module):
         update: ``"inplace"`` or ``"grad"`` (see the module docstring).
         lr: multiplier of ``dw`` (BindsNET's ``nu`` scale; change it between epochs for a
             schedule). In ``"grad"`` mode the optimizer's rate multiplies it again.
-        wmin, wmax: hard weight bounds (applied by ``"inplace"`` and :meth:`constrain_`).
+        wmin, wmax: hard weight bounds: the weight is clamped into them when wrapped, after every
+            ``"inplace"`` update (where it changed) and by :meth:`constrain_`.
         reduction: override the rule's batch ``reduction`` (``"mean"`` or ``"sum"``).
         norm: if set, :meth:`normalize_` rescales each output unit's incoming weights to sum to
             ``norm`` (Diehl & Cook: 78 for 784 inputs; call it once per sample or batch).
@@ -188,6 +189,7 @@ class Plastic(nn.Module):
         if norm is not None and not math.isfinite(float(norm)):
             raise ValueError(f"norm must be finite, got {norm!r}")
         self.norm = None if norm is None else float(norm)
+        self.constrain_()
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -242,10 +244,46 @@ class Plastic(nn.Module):
     def update(
         self, pre: torch.Tensor, post: torch.Tensor | None, state: NamedTuple | None = None, *, modulator: Any = None
     ) -> NamedTuple:
-        """Compute ``dw`` for one step and apply it (``"inplace"`` or ``"grad"``); returns the new state."""
-        dw, state = self.compute(pre, post, state, modulator=modulator)
-        apply_update(self.weight, dw, self.update_mode, lr=self.lr, wmin=self.wmin, wmax=self.wmax)
+        """Compute ``dw`` for one step and apply it (``"inplace"`` or ``"grad"``); returns the new state.
+
+        Uses the rule's fused :meth:`~neuroplastic.plasticity.Rule.accumulate_`, so spike-driven
+        rules touch only the synapses of neurons that spiked; the result equals
+        ``apply_update(weight, compute(...)[0], ...)``.
+        """
+        p, q = self.rows(pre, post)
+        m = self._rows_modulator(modulator, pre.shape[0], p.shape[0])
+        w2 = self._rule_weight()
+        with torch.no_grad():
+            if self.update_mode == "inplace":
+                target, alpha = self.weight.detach(), self.lr
+            else:
+                if self.weight.grad is None:
+                    self.weight.grad = torch.zeros_like(self.weight)
+                target, alpha = self.weight.grad, -self.lr
+            target2 = target.view(w2.shape) if target.is_contiguous() else None
+            if target2 is None:  # unusual memory layout: dense path
+                dw, state = self.rule.step(p, q, w2, state, modulator=m)
+                target.add_(dw.reshape(target.shape), alpha=alpha)
+                touched = None
+            else:
+                state, touched = self.rule.accumulate_(target2, p, q, w2, state, alpha=alpha, modulator=m)
+            if self.update_mode == "inplace":
+                self._clamp(target2 if target2 is not None else target, touched)
         return state
+
+    def _clamp(self, w: torch.Tensor, touched: tuple[torch.Tensor, torch.Tensor] | None) -> None:
+        lo = None if self.wmin == -math.inf else self.wmin
+        hi = None if self.wmax == math.inf else self.wmax
+        if lo is None and hi is None:
+            return
+        if touched is None:
+            w.clamp_(min=lo, max=hi)
+            return
+        rows, cols = touched
+        if rows.numel():
+            w.index_copy_(0, rows, w.index_select(0, rows).clamp_(min=lo, max=hi))
+        if cols.numel():
+            w.index_copy_(1, cols, w.index_select(1, cols).clamp_(min=lo, max=hi))
 
     def learn_sequence(
         self,
@@ -255,21 +293,51 @@ class Plastic(nn.Module):
         *,
         modulator: Any = None,
         modulator_steps: str = "all",
+        apply: str = "step",
     ) -> NamedTuple:
-        """Run :meth:`update` over time-first ``pre`` ``[T, B, ...]`` and ``post`` ``[T, B, ...]``.
+        """Learn from time-first ``pre`` ``[T, B, ...]`` and ``post`` ``[T, B, ...]``.
 
-        ``modulator`` is applied at every step (``modulator_steps="all"``) or only at the last
-        (``"last"``: e.g. one reward per sample at the end of its presentation). For rewards that
-        vary per step, call :meth:`update` in your own loop.
+        Args:
+            modulator: applied at every step (``modulator_steps="all"``) or only at the last
+                (``"last"``: e.g. one reward per sample at the end of its presentation). For rewards
+                that vary per step, call :meth:`update` in your own loop.
+            apply: ``"step"`` updates the weight after every step (online, as in Diehl & Cook);
+                ``"end"`` holds the weight fixed during the presentation and applies the summed
+                update once (:meth:`Rule.sequence`: vectorised over time, typically 10-100x faster;
+                identical when the per-step changes are small).
         """
         check_in_choices("modulator_steps", modulator_steps, ("all", "last"))
+        check_in_choices("apply", apply, ("step", "end"))
         n = pre.shape[0]
         if post is not None and post.shape[0] != n:
             raise ValueError(f"pre has {n} time steps but post has {post.shape[0]}: pass time-first [T, B, ...] for both")
-        for t in range(n):
-            m = modulator if (modulator_steps == "all" or t == n - 1) else None
-            state = self.update(pre[t], None if post is None else post[t], state, modulator=m)
+        if apply == "step":
+            for t in range(n):
+                m = modulator if (modulator_steps == "all" or t == n - 1) else None
+                state = self.update(pre[t], None if post is None else post[t], state, modulator=m)
+            return state
+        if modulator_steps == "all":
+            dw, state = self.compute_sequence(pre, post, state, modulator=modulator)
+        else:  # unmodulated steps, then the last one with the modulator
+            dw = None
+            if n > 1:
+                dw, state = self.compute_sequence(pre[:-1], None if post is None else post[:-1], state)
+            last, state = self.compute(pre[-1], None if post is None else post[-1], state, modulator=modulator)
+            dw = last if dw is None else dw.add_(last)
+        apply_update(self.weight, dw, self.update_mode, lr=self.lr, wmin=self.wmin, wmax=self.wmax)
         return state
+
+    def compute_sequence(
+        self, pre: torch.Tensor, post: torch.Tensor | None, state: NamedTuple | None = None, *, modulator: Any = None
+    ) -> tuple[torch.Tensor, NamedTuple]:
+        """Summed ``dw`` (weight shape) of a whole presentation with the weight held fixed; nothing applied."""
+        n, batch = pre.shape[:2]
+        p, q = self.rows(pre.flatten(0, 1), None if post is None else post.flatten(0, 1))
+        p = p.reshape(n, p.shape[0] // n, p.shape[1])
+        q = None if q is None else q.reshape(n, q.shape[0] // n, q.shape[1])
+        m = self._rows_modulator(modulator, batch, p.shape[1])
+        dw, state = self.rule.sequence(p, q, self._rule_weight(), state, modulator=m)
+        return dw.reshape(self.weight.shape), state
 
     def normalize_(self) -> None:
         """Rescale each output unit's incoming weights to sum to ``norm`` (no-op if ``norm`` is None)."""

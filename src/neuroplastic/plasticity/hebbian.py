@@ -67,11 +67,14 @@ class SeedHebb(Rule):
         _check_finite_number("t2", self.t2)
         check_in_choices("positive", self.positive, ("post", "pre"))
 
+    def _stateless_in_time(self) -> bool:
+        return True
+
     def _step(self, pre, post, weight, state, m):
         if self.positive == "post":
-            dw = self._outer(self.t1 * self.t2 * post, 1.0 - self.t2 * pre, m)
+            dw = self._outer(post, 1.0 - self.t2 * pre, m, scale=self.t1 * self.t2)
         else:
-            dw = self._outer(self.t1 * (1.0 - self.t2 * post), self.t2 * pre, m)
+            dw = self._outer(1.0 - self.t2 * post, pre, m, scale=self.t1 * self.t2)
         return dw, state
 
 
@@ -93,8 +96,11 @@ class Hebb(Rule):
     def validate(self) -> None:
         _check_finite_number("lr", self.lr)
 
+    def _stateless_in_time(self) -> bool:
+        return True
+
     def _step(self, pre, post, weight, state, m):
-        return self._outer(self.lr * post, pre, m), state
+        return self._outer(post, pre, m, scale=self.lr), state
 
 
 @register_rule("oja")
@@ -118,9 +124,12 @@ class Oja(Rule):
     def validate(self) -> None:
         _check_finite_number("lr", self.lr)
 
+    def _stateless_in_time(self) -> bool:
+        return True
+
     def _step(self, pre, post, weight, state, m):
-        dw = self._outer(post, pre, m) - self._rows(post * post, m) * weight
-        return self.lr * dw, state
+        dw = self._outer(post, pre, m, scale=self.lr)
+        return dw.addcmul_(weight, self._rows(post * post, m), value=-self.lr), state
 
     def _default_post(self, pre: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         return pre @ weight.T

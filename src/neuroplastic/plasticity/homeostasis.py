@@ -7,6 +7,7 @@ from typing import NamedTuple
 import torch
 
 from neuroplastic._core.checks import check_in_choices
+from neuroplastic.plasticity._scan import exp_scan, previous
 from neuroplastic.plasticity.base import Rule, _check_finite_number, _check_nonneg, _check_time, decay, register_rule
 
 
@@ -136,7 +137,13 @@ class SynapticScaling(Rule):
         err = (self.target - state.rate).expand(post.shape[0], -1)
         mean = post.mean(0)
         rate = mean + (state.rate - mean) * decay(self.dt, self.tau_avg)
-        return self.lr * self._rows(err, m) * weight, ScalingState(rate)
+        return weight * (self.lr * self._rows(err, m)), ScalingState(rate)
+
+    def _sequence(self, pre, post, weight, state, m):
+        a = decay(self.dt, self.tau_avg)
+        rates = exp_scan(state.rate, post.mean(1).mul_(1.0 - a), a)  # [T, n_out]
+        err = (self.target - previous(state.rate, rates)).sum(0).expand(post.shape[1], -1)
+        return weight * (self.lr * self._rows(err, m)), ScalingState(rates[-1])
 
 
 # --------------------------------------------------------------------------- weight normalisation

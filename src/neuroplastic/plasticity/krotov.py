@@ -23,12 +23,11 @@ def lp_currents(pre: torch.Tensor, weight: torch.Tensor, p: float) -> torch.Tens
     return pre @ (weight.sign() * weight.abs().pow(p - 1)).T
 
 
-def _normalize_max(dw: torch.Tensor, prec: float, per_sample: bool) -> torch.Tensor:
+def _max_abs(dw: torch.Tensor, prec: float, per_sample: bool) -> torch.Tensor:
+    """Largest absolute entry (per sample with ``per_sample``), floored at ``prec``."""
     if per_sample:
-        nc = dw.abs().flatten(1).amax(1).clamp_min(prec).reshape(-1, 1, 1)
-    else:
-        nc = dw.abs().amax().clamp_min(prec)
-    return dw / nc
+        return dw.abs().flatten(1).amax(1).clamp_min(prec).reshape(-1, 1, 1)
+    return dw.abs().amax().clamp_min(prec)
 
 
 @register_rule("krotov")
@@ -84,6 +83,9 @@ class KrotovHopfield(Rule):
     def _default_post(self, pre, weight):
         return lp_currents(pre, weight, self.p)
 
+    def _stateless_in_time(self) -> bool:
+        return not self.normalize  # the max-abs normalisation is per step
+
     def _step(self, pre, post, weight, state, m):
         n_out = weight.shape[0]
         if self.k > n_out:
@@ -94,10 +96,10 @@ class KrotovHopfield(Rule):
         if self.k > 1 and self.delta != 0:
             g.scatter_(1, idx[:, self.k - 1:self.k], -self.delta)
         g.scatter_(1, idx[:, :1], 1.0)
-        ds = (self.radius ** self.p) * self._outer(g, pre, m) - self._rows(g * h, m) * weight
+        ds = self._outer(g, pre, m, scale=self.radius ** self.p).addcmul_(weight, self._rows(g * h, m), value=-1.0)
         if self.normalize:
-            ds = _normalize_max(ds, self.prec, self.reduction == "none")
-        return self.lr * ds, state
+            return ds.mul_(self.lr / _max_abs(ds, self.prec, self.reduction == "none")), state
+        return ds.mul_(self.lr), state
 
 
 @register_rule("softhebb")
@@ -154,17 +156,20 @@ class SoftHebb(Rule):
     def _default_post(self, pre, weight):
         return pre @ weight.T
 
+    def _stateless_in_time(self) -> bool:
+        return not self.normalize  # the max-abs normalisation is per step
+
     def _step(self, pre, post, weight, state, m):
         u = post
         y = torch.softmax(u / self.temperature, dim=1)
         if self.anti_hebbian:
             win = torch.zeros_like(y).scatter_(1, u.argmax(1, keepdim=True), 1.0)
             y = torch.where(win > 0, y, -y)
-        dw = self._outer(y, pre, m) - self._rows(y * u, m) * weight
-        if self.normalize:
-            dw = _normalize_max(dw, self.prec, self.reduction == "none")
+        dw = self._outer(y, pre, m).addcmul_(weight, self._rows(y * u, m), value=-1.0)
         lr = self.lr
         if self.adaptive_power is not None:
             norm = weight.norm(dim=1, keepdim=True)
             lr = self.lr * ((norm - self.radius).abs() + 1e-10).pow(self.adaptive_power)
-        return lr * dw, state
+        if self.normalize:
+            lr = lr / _max_abs(dw, self.prec, self.reduction == "none")
+        return dw.mul_(lr), state

@@ -97,3 +97,33 @@ class RSTDP(_WeightDependence, Rule):
             shape = elig.shape if self.reduction == "none" else weight.shape
             return torch.zeros(shape, dtype=weight.dtype, device=weight.device), new
         return self.lr * self._reduce(elig * m.unsqueeze(2)), new
+
+    def _sequence(self, pre, post, weight, state, m):
+        r"""Closed form over ``T`` steps (weight fixed): with :math:`c_t = a c_{t-1} + S_t`,
+        :math:`c_T = a^T c_0 + \sum_k a^{T-k} S_k` and
+        :math:`\sum_t c_t = c_0 \frac{a(1-a^T)}{1-a} + \sum_k \frac{1-a^{T-k+1}}{1-a} S_k`,
+        each a time-weighted batched GEMM of the STDP terms."""
+        t_len, batch = pre.shape[:2]
+        if state.eligibility.shape != (batch, *weight.shape):
+            raise ValueError(f"eligibility has shape {tuple(state.eligibility.shape)} but {(batch, *weight.shape)} is "
+                             "expected: pass state=None to start fresh")
+        a1, c1, a2, c2, pair_state = self._pair._terms_seq(pre, post, STDPState(state.x_pre, state.x_post))
+        a = decay(self.dt, self.tau_e)
+        k = torch.arange(1, t_len + 1, dtype=weight.dtype, device=weight.device)
+        powers = torch.full_like(k, a).pow(t_len - k)          # a^(T-k)
+
+        def weighted(wt: torch.Tensor) -> torch.Tensor:          # sum_k wt_k S_k per sample [B, n_out, n_in]
+            pair = self._pair
+            ltp = torch.bmm((a1 * wt[:, None, None]).permute(1, 2, 0), c1.transpose(0, 1))
+            ltd = torch.bmm((a2 * wt[:, None, None]).permute(1, 2, 0), c2.transpose(0, 1))
+            if pair.weight_dependence == "additive":
+                return ltp.sub_(ltd)
+            return ltp.mul_(pair._up(weight)).sub_(ltd.mul_(pair._down(weight)))
+
+        elig = state.eligibility * (a ** t_len) + weighted(powers)
+        new = RSTDPState(pair_state.x_pre, pair_state.x_post, elig)
+        if m is None:
+            shape = elig.shape if self.reduction == "none" else weight.shape
+            return torch.zeros(shape, dtype=weight.dtype, device=weight.device), new
+        total = state.eligibility * (a * (1 - a ** t_len) / (1 - a)) + weighted((1 - a * powers) / (1 - a))
+        return self.lr * self._reduce(total.mul_(m.unsqueeze(2))), new

@@ -16,11 +16,12 @@ sample, so batches of independent simulations learn in one call.
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 
 from neuroplastic._core.checks import check_in_choices
+from neuroplastic.plasticity._scan import previous, trace_scan
 from neuroplastic.plasticity.base import Rule, _check_nonneg, _check_time, check_bounds, decay, register_rule
 
 TRACES = ("all", "nearest")
@@ -52,14 +53,81 @@ class _WeightDependence:
         if self.weight_dependence == "multiplicative" and not (abs(self.wmin) < float("inf") and abs(self.wmax) < float("inf")):
             raise ValueError("multiplicative (soft-bounded) STDP needs finite wmin and wmax: pass e.g. wmin=0.0, wmax=1.0")
 
-    def _ltp_ltd_factors(self, weight: torch.Tensor) -> tuple[torch.Tensor | float, torch.Tensor | float]:
+    def _up(self, weight: torch.Tensor) -> torch.Tensor:
+        up = (self.wmax - weight).clamp_min_(0)
+        return up if self.mu == 1.0 else up.pow_(self.mu)
+
+    def _down(self, weight: torch.Tensor) -> torch.Tensor:
+        down = (weight - self.wmin).clamp_min_(0)
+        return down if self.mu == 1.0 else down.pow_(self.mu)
+
+
+class _SpikeTriggered(_WeightDependence):
+    """Rules of the form ``dw = f+(w) * (a_ltp^T c_ltp) - f-(w) * (a_ltd^T c_ltd)`` where ``a_ltp``
+    is non-zero only for post-synaptic spikes and ``c_ltd`` only for pre-synaptic spikes.
+
+    Subclasses provide ``_terms(pre, post, state) -> (a_ltp, c_ltp, a_ltd, c_ltd, new_state)``.
+    Because the potentiation touches only the rows of neurons that spiked and the depression only
+    the columns of inputs that spiked, :meth:`accumulate_` updates just those (event-driven; on CPU
+    when spikes are sparse), with the same result as the dense ``step``.
+    """
+
+    sparse_fraction: ClassVar[float] = 0.25  # use the sparse path below this fraction of touched weights
+
+    def _terms(self, pre, post, state):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _terms_seq(self, pre, post, state):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _step(self, pre, post, weight, state, m):
+        a1, c1, a2, c2, new = self._terms(pre, post, state)
+        return self._combine(a1, c1, a2, c2, weight, m), new
+
+    def _combine(self, a1, c1, a2, c2, weight, m):
         if self.weight_dependence == "additive":
-            return 1.0, 1.0
-        up = (self.wmax - weight).clamp_min(0)
-        down = (weight - self.wmin).clamp_min(0)
-        if self.mu != 1.0:
-            up, down = up.pow(self.mu), down.pow(self.mu)
-        return up, down
+            return self._outer_sum(((a1, c1, 1.0), (a2, c2, -1.0)), m)
+        ltp = self._outer(a1, c1, m).mul_(self._up(weight))
+        return ltp.sub_(self._outer(a2, c2, m).mul_(self._down(weight)))
+
+    def _sequence(self, pre, post, weight, state, m):
+        t_len, batch = pre.shape[:2]
+        a1, c1, a2, c2, new = self._terms_seq(pre, post, state)
+        flat = [x.reshape(t_len * batch, -1) for x in (a1, c1, a2, c2)]
+        m_rows = self._time_rows(m, t_len)
+        return self._merge_time(lambda r: r._combine(*flat, weight, m_rows), t_len, batch), new
+
+    def accumulate_(self, target, pre, post, weight, state=None, *, alpha=1.0, modulator=None):
+        if self.reduction == "none":
+            raise ValueError("accumulate_ needs one dw per step: use reduction='mean' or 'sum'")
+        with torch.no_grad():
+            pre, post, weight, state, m = self._prepare(pre, post, weight, state, modulator)
+            a1, c1, a2, c2, new = self._terms(pre, post, state)
+            n_out, n_in = weight.shape
+            rows = cols = None
+            if target.device.type == "cpu" and target.shape == weight.shape:
+                rows = (a1 != 0).any(0).nonzero().squeeze(1)
+                cols = (c2 != 0).any(0).nonzero().squeeze(1)
+                if rows.numel() * n_in + cols.numel() * n_out > self.sparse_fraction * n_out * n_in:
+                    rows = cols = None
+            if rows is None:
+                if self.weight_dependence == "additive":
+                    dw = self._outer_sum(((a1, c1, 1.0), (a2, c2, -1.0)), m, scale=alpha)
+                else:
+                    dw = self._step(pre, post, weight, state, m)[0].mul_(alpha)
+                target.add_(dw)
+                return new, None
+            scale = alpha / pre.shape[0] if self.reduction == "mean" else alpha
+            if m is not None:
+                a1, a2 = a1 * m, a2 * m
+            ltp = (a1[:, rows] * scale).T @ c1                 # [k_rows, n_in]
+            ltd = (a2 * scale).T @ c2[:, cols]                 # [n_out, k_cols]
+            if self.weight_dependence != "additive":           # read w before changing it
+                ltp.mul_(self._up(weight[rows]))
+                ltd.mul_(self._down(weight[:, cols]))
+            target.index_add_(0, rows, ltp)
+            target.index_add_(1, cols, ltd, alpha=-1.0)
+        return new, (rows, cols)
 
 
 class STDPState(NamedTuple):
@@ -71,7 +139,7 @@ class STDPState(NamedTuple):
 
 @register_rule("stdp")
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class STDP(_WeightDependence, Rule):
+class STDP(_SpikeTriggered, Rule):
     r"""Pair-based STDP with exponential traces (Song, Miller & Abbott 2000; Morrison et al. 2008).
 
     .. math::
@@ -120,16 +188,25 @@ class STDP(_WeightDependence, Rule):
     def _init(self, pre, post, weight):
         return STDPState(torch.zeros_like(pre), torch.zeros_like(post))
 
-    def _step(self, pre, post, weight, state, m):
+    def _terms(self, pre, post, state):
         batch = pre.shape[0]
         self._check_state_batch("STDP x_pre", state.x_pre, batch)
         self._check_state_batch("STDP x_post", state.x_post, batch)
         x_pre = trace_step(state.x_pre, pre, decay(self.dt, self.tau_plus), self.trace)
         x_post_old = state.x_post * decay(self.dt, self.tau_minus)
         x_post = trace_step(state.x_post, post, decay(self.dt, self.tau_minus), self.trace)
-        up, down = self._ltp_ltd_factors(weight)
-        dw = (self.a_plus * up) * self._outer(post, x_pre, m) - (self.a_minus * down) * self._outer(x_post_old, pre, m)
-        return dw, STDPState(x_pre, x_post)
+        return self.a_plus * post, x_pre, self.a_minus * x_post_old, pre, STDPState(x_pre, x_post)
+
+    def _terms_seq(self, pre, post, state):
+        batch = pre.shape[1]
+        self._check_state_batch("STDP x_pre", state.x_pre, batch)
+        self._check_state_batch("STDP x_post", state.x_post, batch)
+        ap, am = decay(self.dt, self.tau_plus), decay(self.dt, self.tau_minus)
+        x_pre = trace_scan(state.x_pre, pre, ap, self.trace)
+        x_post = trace_scan(state.x_post, post, am, self.trace)
+        # a * x_post(t-1): for additive traces that is x_post(t) - post(t)
+        x_post_old = x_post - post if self.trace == "all" else previous(state.x_post, x_post).mul_(am)
+        return self.a_plus * post, x_pre, self.a_minus * x_post_old, pre, STDPState(x_pre[-1], x_post[-1])
 
 
 class TripletState(NamedTuple):
@@ -143,7 +220,7 @@ class TripletState(NamedTuple):
 
 @register_rule("triplet_stdp")
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TripletSTDP(_WeightDependence, Rule):
+class TripletSTDP(_SpikeTriggered, Rule):
     r"""Triplet STDP (Pfister & Gerstner 2006, J. Neurosci. 26:9673, eqs. 2-3).
 
     .. math::
@@ -192,7 +269,7 @@ class TripletSTDP(_WeightDependence, Rule):
     def _init(self, pre, post, weight):
         return TripletState(torch.zeros_like(pre), torch.zeros_like(pre), torch.zeros_like(post), torch.zeros_like(post))
 
-    def _step(self, pre, post, weight, state, m):
+    def _terms(self, pre, post, state):
         batch = pre.shape[0]
         for name, t in zip(TripletState._fields, state):
             self._check_state_batch(f"TripletSTDP {name}", t, batch)
@@ -200,14 +277,29 @@ class TripletSTDP(_WeightDependence, Rule):
         am, ay = decay(self.dt, self.tau_minus), decay(self.dt, self.tau_y)
         r1 = trace_step(state.r1, pre, a1, self.trace)           # includes this step's pre spikes
         r2_old, o1_old, o2_old = state.r2 * ax, state.o1 * am, state.o2 * ay
-        up, down = self._ltp_ltd_factors(weight)
-        ltp = self._outer(post * (self.a2_plus + self.a3_plus * o2_old), r1, m)
-        ltd = self._outer(o1_old, pre * (self.a2_minus + self.a3_minus * r2_old), m)
-        dw = up * ltp - down * ltd
         new = TripletState(
             r1,
             trace_step(state.r2, pre, ax, self.trace),
             trace_step(state.o1, post, am, self.trace),
             trace_step(state.o2, post, ay, self.trace),
         )
-        return dw, new
+        a_ltp = post * (self.a2_plus + self.a3_plus * o2_old)
+        c_ltd = pre * (self.a2_minus + self.a3_minus * r2_old)
+        return a_ltp, r1, o1_old, c_ltd, new
+
+    def _terms_seq(self, pre, post, state):
+        batch = pre.shape[1]
+        for name, t in zip(TripletState._fields, state):
+            self._check_state_batch(f"TripletSTDP {name}", t, batch)
+        a1, ax = decay(self.dt, self.tau_plus), decay(self.dt, self.tau_x)
+        am, ay = decay(self.dt, self.tau_minus), decay(self.dt, self.tau_y)
+        r1 = trace_scan(state.r1, pre, a1, self.trace)
+        r2 = trace_scan(state.r2, pre, ax, self.trace)
+        o1 = trace_scan(state.o1, post, am, self.trace)
+        o2 = trace_scan(state.o2, post, ay, self.trace)
+        r2_old = previous(state.r2, r2).mul_(ax)
+        o1_old = previous(state.o1, o1).mul_(am)
+        o2_old = previous(state.o2, o2).mul_(ay)
+        a_ltp = post * (self.a2_plus + self.a3_plus * o2_old)
+        c_ltd = pre * (self.a2_minus + self.a3_minus * r2_old)
+        return a_ltp, r1, o1_old, c_ltd, TripletState(r1[-1], r2[-1], o1[-1], o2[-1])
