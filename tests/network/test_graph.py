@@ -16,7 +16,7 @@ from neuroplastic.network.graph import (
     one_to_one,
     synaptic_propagator,
 )
-from neuroplastic.network.monitors import StateMonitor
+from neuroplastic.network.monitors import SpikeMonitor, StateMonitor
 
 DT = 1e-4
 
@@ -99,8 +99,6 @@ def test_free_membrane_first_spike_and_refractory_period() -> None:
     net = Network(dt=DT)
     net.add_population("x", 1, p, v_init=0.0)
     mon = StateMonitor("x", "v")
-    from neuroplastic.network.monitors import SpikeMonitor
-
     spikes = SpikeMonitor("x")
     net.run(steps=500, monitors=[mon, spikes], dtype=torch.float64)
     first = n_cross - 1  # step s integrates to time (s + 1) dt

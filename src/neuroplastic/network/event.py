@@ -15,7 +15,8 @@ So an event with delay ``d`` emitted at step ``t`` is in ``I`` after step ``t + 
 ``v`` from step ``t + d + 1`` on. The two modes differ only in step 3:
 
 * ``mode="clock"`` (the reference): every projection multiplies the whole presynaptic spike
-  vector by its weight matrix every step, touching all synapses;
+  vector by its weight matrix, touching all synapses (steps without any spike skip the
+  product, which would add exact zeros);
 * ``mode="event"``: only the CSR rows of the neurons that spiked are read and scatter-added into
   the ring buffer, so the synaptic work is proportional to spikes x fan-out. Implementations of
   op ``"event_run"``: ``"reference"`` (a torch loop, here) and ``"cpu_c"`` (the whole loop in C,
@@ -23,10 +24,14 @@ So an event with delay ``d`` emitted at step ``t`` is in ``I`` after step ``t + 
 
 Neuron updates stay clock-driven in both modes: with ``v_rest + i_bias > v_th`` (as in CUBA)
 neurons fire without input, so they cannot sleep between input events without spike-time
-prediction. Clock and event modes sum the same synaptic weights in a different order; in
-float64 that changes currents by ~1e-19 V and the spike trains are identical, while in float32
-rounding differences (~1e-9 V) can move a neuron that lands on its threshold across it, and in
-a recurrent network one displaced spike changes all later activity.
+prediction. Clock and event modes add the same synaptic weights in a different order (a
+gemv over the spike vector vs. a scatter in spike order). Floating-point addition is not
+associative, so when a ring slot sums three or more different weights for one neuron the
+current can differ in the last bit: ~1e-19 V in float64, never enough to move a spike in
+practice (the tests require identical trains), but ~1e-9 V in float32, which moves a spike when
+a membrane lands that close to threshold; in a recurrent network that one displaced spike then
+changes all later activity. (Measured on a 400-neuron CUBA with heterogeneous weights, 1 s:
+identical trains in float32 too, so this is rare, not excluded.)
 """
 from __future__ import annotations
 
@@ -215,7 +220,7 @@ def _loop(cn: CompiledNetwork, state: GraphState, n_steps: int, rec_idx: torch.T
     check_state(cn, state)
     v, ie, ii, ref = state.v, state.i_exc, state.i_inh, state.ref
     ring = state.ring.clone()
-    step0, R, n = int(state.step), cn.ring_size, cn.n
+    step0, R = int(state.step), cn.ring_size
     bounds = torch.searchsorted(cn.src_step, torch.arange(step0, step0 + n_steps + 1, device=cn.src_step.device)).tolist()
     mask_list = rec_mask.tolist()
     spikes, steps, records = [], [], []
