@@ -1,9 +1,14 @@
 """The plasticity-rule contract, the rule registry and the batch-reduction helpers.
 
-A rule is a frozen dataclass of settings (validated on construction) with two methods:
+A rule is a frozen dataclass of settings (validated on construction) with these methods:
 
 * ``init_state(pre, post, weight) -> NamedTuple``: the rule's traces at rest;
-* ``step(pre, post, weight, state, *, modulator=None) -> (dw, new_state)``: one time step.
+* ``step(pre, post, weight, state, *, modulator=None) -> (dw, new_state)``: one time step;
+* ``sequence(pre[T], post[T], weight, state, *, modulator=None) -> (dw, new_state)``: a whole
+  presentation with the weight held fixed (sum of the steps' ``dw``), vectorised over time;
+* ``accumulate_(target, pre, post, weight, state, *, alpha, modulator)``: ``target += alpha * dw``
+  in place, event-driven for spike-triggered rules (used by
+  :class:`~neuroplastic.plasticity.Plastic`).
 
 ``pre`` is ``[B, n_in]``, ``post`` is ``[B, n_out]`` and ``weight`` is ``[n_out, n_in]`` (the
 :class:`torch.nn.Linear` convention); ``dw`` has the weight's shape (or ``[B, n_out, n_in]`` with

@@ -8,7 +8,7 @@ import torch
 
 from neuroplastic._core.checks import check_in_choices
 from neuroplastic.plasticity.base import Rule, _check_finite_number, _check_nonneg, _check_time, decay, register_rule
-from neuroplastic.plasticity.stdp import DEPENDENCES, STDP, TRACES, STDPState, _WeightDependence
+from neuroplastic.plasticity.stdp import STDP, TRACES, STDPState, _WeightDependence
 
 
 class RSTDPState(NamedTuple):
@@ -74,7 +74,6 @@ class RSTDP(_WeightDependence, Rule):
         _check_time("tau_minus", self.tau_minus)
         _check_time("dt", self.dt)
         check_in_choices("trace", self.trace, TRACES)
-        check_in_choices("weight_dependence", self.weight_dependence, DEPENDENCES)
         self._check_dependence()
         object.__setattr__(self, "_pair", STDP(
             reduction="none", a_plus=self.a_plus, a_minus=self.a_minus, tau_plus=self.tau_plus,
@@ -112,8 +111,9 @@ class RSTDP(_WeightDependence, Rule):
         k = torch.arange(1, t_len + 1, dtype=weight.dtype, device=weight.device)
         powers = torch.full_like(k, a).pow(t_len - k)          # a^(T-k)
 
+        pair = self._pair
+
         def weighted(wt: torch.Tensor) -> torch.Tensor:          # sum_k wt_k S_k per sample [B, n_out, n_in]
-            pair = self._pair
             ltp = torch.bmm((a1 * wt[:, None, None]).permute(1, 2, 0), c1.transpose(0, 1))
             ltd = torch.bmm((a2 * wt[:, None, None]).permute(1, 2, 0), c2.transpose(0, 1))
             if pair.weight_dependence == "additive":
