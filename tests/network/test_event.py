@@ -151,6 +151,23 @@ def test_engine_choice_and_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
         small_cuba().run(steps=1, mode="clock", backend="reference")
 
 
+def test_failed_build_warns_and_falls_back_to_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from neuroplastic.kernels import _ccompile
+
+    monkeypatch.setenv("CC", "no-such-compiler-here")
+    _ccompile.clear_loaded()
+    try:
+        with pytest.warns(RuntimeWarning, match="could not build the C kernel 'neuroplastic_event'"):
+            assert not _event_c.available()
+        assert available_backends("event_run", "cpu") == ["reference"]
+        net = small_cuba()
+        a = spikes_of(net, 50)  # runs on the reference
+        assert a[0].numel() > 0
+    finally:
+        monkeypatch.delenv("CC")
+        _ccompile.clear_loaded()  # later calls load the cached library again
+
+
 # --------------------------------------------------------------------------- monitors
 def test_spike_monitors_split_by_population_and_rate() -> None:
     net = small_cuba(seed=3)
