@@ -12,7 +12,7 @@ from neuroplastic.encoding import (
     PopulationEncoder,
     RateEncoder,
 )
-from neuroplastic.network import NetState, Sequential
+from neuroplastic.network import NetState, Network, Sequential, SpikeMonitor, StateMonitor
 from neuroplastic.neurons import (
     ALIF,
     LI,
@@ -34,7 +34,7 @@ from neuroplastic.training.sklearn import MLPClassifier, SNNClassifier
 __all__ = [
     "ALIF", "ALIFCell", "ConstantEncoder", "Conv2d", "Dense", "Flatten", "Izhikevich",
     "IzhikevichCell", "LI", "LICell", "LIF", "LIFCell", "LatencyEncoder", "MLPClassifier",
-    "MaxPool2d", "Model", "NetState", "PopulationEncoder", "Rate", "RateEncoder", "RecurrentLIF",
-    "SNNClassifier", "Sequential", "Surrogate", "__version__", "build_model", "load", "save",
+    "MaxPool2d", "Model", "NetState", "Network", "PopulationEncoder", "Rate", "RateEncoder", "RecurrentLIF",
+    "SNNClassifier", "Sequential", "SpikeMonitor", "StateMonitor", "Surrogate", "__version__", "build_model", "load", "save",
     "seed_everything",
 ]

@@ -1,5 +1,25 @@
-"""Network containers and runners."""
+"""Network containers and runners: ``Sequential`` for layered models, ``Network`` for graphs
+G = (V, E) of populations and projections run clock- or event-driven."""
+from neuroplastic.network.event import GraphState, compile_network, run_network
+from neuroplastic.network.graph import (
+    CurrentLIFParams,
+    Network,
+    Population,
+    Projection,
+    SpikeSource,
+    all_to_all,
+    cuba_network,
+    fixed_probability,
+    from_list,
+    one_to_one,
+    synaptic_propagator,
+)
+from neuroplastic.network.monitors import SpikeMonitor, StateMonitor
 from neuroplastic.network.sequential import Sequential, is_stateful
 from neuroplastic.network.state import NetState
 
-__all__ = ["NetState", "Sequential", "is_stateful"]
+__all__ = [
+    "CurrentLIFParams", "GraphState", "NetState", "Network", "Population", "Projection", "Sequential",
+    "SpikeMonitor", "SpikeSource", "StateMonitor", "all_to_all", "compile_network", "cuba_network",
+    "fixed_probability", "from_list", "is_stateful", "one_to_one", "run_network", "synaptic_propagator",
+]
