@@ -7,16 +7,19 @@ Compares, in one run with interleaved rounds and medians (float32, ``torch.set_n
 * ``plain-loop``              -- a hand-written PyTorch step loop of the same math, with autograd
 * ``plain-loop-compiled``     -- ``torch.compile`` of that loop (skipped with ``--no-compile`` or if it fails)
 * ``matmul-floor``            -- only the Dense matmul forward + backward
-* peers given with ``--peers`` (``spikingjelly``: SpikingJelly multi-step LIFNode, torch backend),
-  skipped when not importable.
+* peers given with ``--peers`` (``spikingjelly``: SpikingJelly's multi-step ``LIFNode``, soft reset,
+  same decay), skipped when not importable.
 
 Each variant is timed for a training step (forward + backward) and for inference (forward under
 ``torch.no_grad``). Peak memory of the training step is measured in a fresh subprocess per variant
-as the growth of ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` over the step, after imports, data,
-model and one tiny warm-up call (so the C kernel is loaded) -- tracemalloc does not see torch's
-allocations.
+as the growth of the peak resident set size over one step (Linux: ``VmHWM`` from /proc/self/status,
+reset just before the step via /proc/self/clear_refs; elsewhere ``ru_maxrss``), after imports,
+data, model and one tiny warm-up call (so the C kernel is loaded), with glibc's mmap threshold
+pinned at 128 kB; median of 3 subprocesses. tracemalloc does not see torch's allocations. The compiled loop's memory is only measured with ``--compiled-memory`` (it compiles
+again in its subprocess, which takes minutes on a small machine).
 
 Usage: ``python benchmarks/bench_lif.py [--rounds 9] [--peers spikingjelly] [--no-compile] [--json F]``
+(with torch.compile: several minutes, mostly compiling; ``--no-compile``: about a minute).
 """
 from __future__ import annotations
 
@@ -78,7 +81,7 @@ def _peer_spikingjelly() -> Callable | None:
         return None
     # decay_input=True, soft reset: h = v + (x - v) / tau  ==  beta v + (1 - beta) x with tau = 1 / (1 - beta)
     node = neuron.LIFNode(tau=1.0 / (1.0 - BETA), v_threshold=V_TH, v_reset=None, decay_input=True,
-                          surrogate_function=surrogate.Sigmoid(), step_mode="m", backend="torch")
+                          surrogate_function=surrogate.Sigmoid(), step_mode="m")
 
     def run(cur: torch.Tensor) -> torch.Tensor:
         functional.reset_net(node)
@@ -142,14 +145,19 @@ def infer_step(fn, x, dense) -> None:
 
 
 def time_all(variants, x, dense, rounds: int) -> dict[str, dict[str, float]]:
-    names = list(variants)
-    for name in names:  # warm-up (and compile) each variant
+    for name in list(variants):  # warm-up (and compile) each variant
         t0 = time.perf_counter()
-        train_step(variants[name], x, dense)
-        infer_step(variants[name], x, dense)
+        try:
+            train_step(variants[name], x, dense)
+            infer_step(variants[name], x, dense)
+        except Exception as exc:  # noqa: BLE001 - e.g. torch.compile without a working toolchain
+            print(f"{name} failed here, dropped: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
+            del variants[name]
+            continue
         if name == "plain-loop-compiled":
-            print(f"torch.compile warm-up (compile) took {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+            print(f"torch.compile warm-up (train + infer graphs) took {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         train_step(variants[name], x, dense)
+    names = list(variants)
     times = {n: {"train": [], "infer": []} for n in names}
     rng = random.Random(0)
     for _ in range(rounds):
@@ -172,22 +180,45 @@ def _mem_child(name: str, peers: list[str]) -> None:
         loss_fn(fn(small)).backward()
         if name == "plain-loop-compiled":
             train_step(fn, x, dense)  # compile for the real shape first (compiler memory is not the step's)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _peak_rss_kb(reset=True)
     train_step(fn, x, dense)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_delta_mb": (after - before) / 1024.0, "maxrss_mb": after / 1024.0}))
+    after = _peak_rss_kb(reset=False)
+    print(json.dumps({"peak_delta_mb": (after - before) / 1024.0, "peak_rss_mb": after / 1024.0}))
 
 
-def measure_memory(names: list[str], peers: list[str]) -> dict[str, float | None]:
+def _peak_rss_kb(reset: bool) -> float:
+    """Peak resident set size in kB. On Linux: ``VmHWM`` of /proc/self/status, reset to the current
+    RSS first when ``reset`` (writing 5 to /proc/self/clear_refs). ``ru_maxrss`` is only a fallback:
+    Linux carries the parent's peak into a child across fork + exec, hiding small steps."""
+    try:
+        if reset:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        with open("/proc/self/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        return float(fields["VmHWM"].split()[0])
+    except (OSError, KeyError, ValueError):
+        return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def measure_memory(names: list[str], peers: list[str], repeats: int = 3) -> dict[str, float | None]:
+    """Median over ``repeats`` fresh subprocesses of the peak-RSS growth of one training step.
+
+    glibc's malloc is pinned to mmap every block >= 128 kB (``MALLOC_MMAP_THRESHOLD_``) so freed
+    tensors leave the RSS at once: otherwise its adaptive threshold makes the peak depend on the
+    allocation history (runs of the same variant differed by 2x)."""
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
     out: dict[str, float | None] = {}
     for name in names:
-        cmd = [sys.executable, __file__, "--mem-child", name, "--peers", ",".join(peers)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-        try:
-            out[name] = json.loads(proc.stdout.strip().splitlines()[-1])["peak_delta_mb"]
-        except (IndexError, ValueError, KeyError):
-            print(f"memory run of {name} failed: {proc.stderr[-500:]}", file=sys.stderr)
-            out[name] = None
+        vals = []
+        for _ in range(repeats):
+            cmd = [sys.executable, __file__, "--mem-child", name, "--peers", ",".join(peers)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+            try:
+                vals.append(json.loads(proc.stdout.strip().splitlines()[-1])["peak_delta_mb"])
+            except (IndexError, ValueError, KeyError):
+                print(f"memory run of {name} failed: {proc.stderr[-500:]}", file=sys.stderr)
+        out[name] = statistics.median(vals) if vals else None
     return out
 
 
@@ -205,6 +236,8 @@ def main() -> None:
     ap.add_argument("--peers", default="", help="comma-separated peers to add (spikingjelly)")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile of the plain loop")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--compiled-memory", action="store_true",
+                    help="also measure the compiled loop's memory (compiles again in the subprocess: minutes)")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     ap.add_argument("--mem-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -214,21 +247,13 @@ def main() -> None:
 
     torch.set_num_threads(2)
     load_before = os.getloadavg()
-    variants = make_variants(peers, compile_loop=False)
-    if not args.no_compile:
-        try:
-            compiled = torch.compile(plain_lif)
-            x_small = torch.randn(4, 2, N, requires_grad=True)
-            loss_fn(compiled(x_small)).backward()
-            variants = {**{k: v for k, v in variants.items() if k != "matmul-floor"},
-                        "plain-loop-compiled": compiled, "matmul-floor": None}
-        except Exception as exc:  # noqa: BLE001 - no compiler toolchain etc.: report and go on
-            print(f"torch.compile of the plain loop failed here: {type(exc).__name__}: {exc}", file=sys.stderr)
+    variants = make_variants(peers, compile_loop=not args.no_compile)
     x, dense = make_data()
     with torch.no_grad():
         rate = float(plain_lif(dense(x)).mean())
     times = time_all(variants, x, dense, args.rounds)
-    mem = {} if args.no_memory else measure_memory(list(variants), peers)
+    mem_names = [n for n in variants if args.compiled_memory or n != "plain-loop-compiled"]
+    mem = {} if args.no_memory else measure_memory(mem_names, peers)
     load_after = os.getloadavg()
 
     base = times["plain-loop"]
