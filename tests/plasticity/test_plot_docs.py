@@ -23,6 +23,8 @@ def test_weight_grid_places_each_unit_in_its_tile() -> None:
     assert np.isnan(grid[2, 0]) and np.isnan(grid[6:8, 4:7]).all()  # padding and the empty last tile
     each = weight_grid(w, (2, 3), ncols=2, normalize="each")
     np.testing.assert_allclose(each[0:2, 0:3], (np.arange(6).reshape(2, 3)) / 5.0)
+    sym = weight_grid(torch.tensor([[-2.0, 0.0, 1.0, 0.5]]), (2, 2), normalize="symmetric")
+    np.testing.assert_allclose(sym, [[0.0, 0.5], [0.75, 0.625]])
     rgb = weight_grid(torch.rand(4, 3, 5, 5))  # conv kernels with 3 input channels -> RGB tiles
     assert rgb.shape == (11, 11, 3)
 
@@ -56,6 +58,7 @@ def test_save_failure_leaves_no_partial_file(tmp_path) -> None:
     (lambda: weight_grid(torch.rand(3, 10)), "not a square image: pass shape"),
     (lambda: weight_grid(torch.rand(3, 10), (3, 3)), "pass the input image shape"),
     (lambda: weight_grid(torch.rand(3, 2, 3, 3)), "only 1 \\(grey\\) or 3 \\(RGB\\)"),
+    (lambda: weight_grid(torch.rand(3, 4), normalize="minmax"), "choose one of 'each', 'symmetric'"),
     (lambda: WeightHistogramRecorder(range=(0.0, 1.0)).record(torch.tensor([2.0])), "widen range"),
     (lambda: WeightHistogramRecorder().record(torch.tensor([float("nan")])), "lower the learning rate"),
     (lambda: WeightHistogramRecorder().plot(), "call record"),

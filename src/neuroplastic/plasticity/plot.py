@@ -63,12 +63,13 @@ def weight_grid(
             weights (e.g. ``(28, 28)`` for MNIST).
         ncols: tiles per row (default: ``ceil(sqrt(n_out))``).
         pad: pixels between tiles (filled with ``pad_value``, NaN renders blank).
-        normalize: ``"each"`` (every tile scaled to [0, 1] on its own), ``"global"`` (one scale for
-            all) or ``"none"`` (raw values).
+        normalize: ``"each"`` (every tile scaled to [0, 1] on its own), ``"symmetric"`` (every tile
+            divided by its largest ``|w|`` and mapped to [0, 1] with 0 at 0.5: signed weights with a
+            diverging colormap such as ``"bwr"``), ``"global"`` (one scale for all) or ``"none"``.
     """
     w = weight.detach().cpu().double().numpy() if isinstance(weight, torch.Tensor) else np.asarray(weight, dtype=float)
-    if normalize not in ("each", "global", "none"):
-        raise ValueError(f"unknown normalize {normalize!r}: choose one of 'each', 'global', 'none'")
+    if normalize not in ("each", "symmetric", "global", "none"):
+        raise ValueError(f"unknown normalize {normalize!r}: choose one of 'each', 'symmetric', 'global', 'none'")
     if w.ndim == 4:
         tiles = w
     elif w.ndim == 2:
@@ -91,6 +92,9 @@ def weight_grid(
         lo = tiles.reshape(n, -1).min(1).reshape(n, 1, 1, 1)
         hi = tiles.reshape(n, -1).max(1).reshape(n, 1, 1, 1)
         tiles = (tiles - lo) / np.where(hi > lo, hi - lo, 1.0)
+    elif normalize == "symmetric":
+        peak = np.abs(tiles).reshape(n, -1).max(1).reshape(n, 1, 1, 1)
+        tiles = 0.5 + 0.5 * tiles / np.where(peak > 0, peak, 1.0)
     elif normalize == "global":
         lo, hi = tiles.min(), tiles.max()
         tiles = (tiles - lo) / (hi - lo if hi > lo else 1.0)
@@ -126,7 +130,7 @@ def plot_receptive_fields(
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(grid, cmap=cmap if grid.ndim == 2 else None, interpolation="nearest")
     ax.set_axis_off()
-    if grid.ndim == 2 and normalize != "each":
+    if grid.ndim == 2 and normalize in ("global", "none"):
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     if title:
         ax.set_title(title)
