@@ -120,3 +120,18 @@ def test_every_architecture_round_trips_through_neuroplastic_io(name: str, tmp_p
     np.testing.assert_array_equal(back.predict_proba(x), m.predict_proba(x))
     assert back._compile_config == m._compile_config
     assert npio.load_config(tmp_path / name)["class"] == "neuroplastic.training.Model"
+
+
+def test_fit_callbacks_cosine_schedule() -> None:
+    from neuroplastic.training.architectures import fit_callbacks
+
+    m = build_model("mlp_wide", n_in=2, n_out=2, hidden=[4], seed=0, device="cpu")
+    m.fit_defaults["schedule"] = "cosine"
+    x = np.random.default_rng(0).normal(size=(16, 2)).astype(np.float32)
+    hist = m.fit(x, (x[:, 0] > 0).astype(np.int64), epochs=4, verbose=0, callbacks=fit_callbacks(m, 4))
+    np.testing.assert_allclose(hist.history["lr"], [1e-3 * 0.5 * (1 + math.cos(math.pi * e / 4)) for e in range(4)])
+    m.fit_defaults["schedule"] = None
+    assert fit_callbacks(m, 4) == []
+    m.fit_defaults["schedule"] = "step"
+    with pytest.raises(ValueError, match="unknown schedule"):
+        fit_callbacks(m, 4)

@@ -35,7 +35,8 @@ from neuroplastic.neurons.lif import LIF
 from neuroplastic.synapses.dense import Dense
 from neuroplastic.training.baselines import founding_mlp, wide_mlp
 
-__all__ = ["ARCHITECTURES", "Architecture", "build", "build_model", "register_architecture", "snn_classifier"]
+__all__ = ["ARCHITECTURES", "Architecture", "build", "build_model", "fit_callbacks", "register_architecture",
+           "snn_classifier"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class Architecture:
         name: registry key.
         builder: ``fn(n_in, n_out, **config) -> nn.Module``; config values must be JSON-able.
         compile: ``fn(config) -> dict`` of :meth:`Model.compile` keyword arguments.
-        fit: default ``fit`` settings (``epochs``, ``batch_size``).
+        fit: default ``fit`` settings (``epochs``, ``batch_size``, and ``schedule``: None or
+            ``"cosine"``, a cosine learning-rate decay over the epochs, see :func:`fit_callbacks`).
     """
 
     name: str
@@ -142,6 +144,22 @@ def build_model(name: str, *, device: str = "auto", classes: Sequence[Any] | Non
         model.compile(**arch.compile(cfg))
     model.fit_defaults = dict(arch.fit)
     return model
+
+
+def fit_callbacks(model: Any, epochs: int) -> list[Any]:
+    """Callbacks implementing ``model.fit_defaults["schedule"]`` for a run of ``epochs`` epochs.
+
+    ``"cosine"`` decays the learning rate from the compiled value to 0 along a half cosine
+    (:class:`~neuroplastic.training.callbacks.LearningRateScheduler`); None adds nothing.
+    """
+    from neuroplastic.training.callbacks import LearningRateScheduler, cosine
+
+    schedule = getattr(model, "fit_defaults", {}).get("schedule")
+    if schedule is None:
+        return []
+    if schedule != "cosine":
+        raise ValueError(f"unknown schedule {schedule!r}: use None or 'cosine'")
+    return [LearningRateScheduler(cosine(epochs, model.optimizer.param_groups[0]["lr"]))]
 
 
 # --------------------------------------------------------------------------- the spiking classifier

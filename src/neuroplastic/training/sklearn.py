@@ -36,7 +36,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from neuroplastic.training.architectures import ARCHITECTURES, build_model
+from neuroplastic.training.architectures import ARCHITECTURES, build_model, fit_callbacks
 
 __all__ = ["MLPClassifier", "SNNClassifier"]
 
@@ -91,11 +91,16 @@ class _NeuroplasticClassifier(ClassifierMixin, BaseEstimator):
                              "partial_fit call")
         return idx.astype(np.int64)
 
-    def _train(self, X: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> None:
+    def _train(self, X: np.ndarray, y: np.ndarray, epochs: int, seed: int, schedule: bool = True) -> None:
         fit = self.model_.fit_defaults
         bs = self.batch_size if self.batch_size is not None else fit.get("batch_size", 32)
+        callbacks = fit_callbacks(self.model_, epochs) if schedule else []
+        groups = self.model_.optimizer.param_groups
+        lr0 = [g["lr"] for g in groups]
         hist = self.model_.fit(self._standardise(X), self._encode(y), epochs=epochs, batch_size=int(bs),
-                               verbose=self.verbose, seed=seed, shuffle=True)
+                               verbose=self.verbose, seed=seed, shuffle=True, callbacks=callbacks)
+        for g, lr in zip(groups, lr0):  # a schedule ends near 0: later partial_fit calls use the set rate
+            g["lr"] = lr
         for k, v in hist.history.items():
             self.history_.setdefault(k, []).extend(v)
         self.n_epochs_ += len(hist.epoch)
@@ -124,7 +129,7 @@ class _NeuroplasticClassifier(ClassifierMixin, BaseEstimator):
         elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
             raise ValueError(f"classes={list(classes)} differs from classes_ {self.classes_.tolist()} fixed by the "
                              "first partial_fit call: pass the same classes or call fit to start over")
-        self._train(X, y, 1, self._seed() + self.n_epochs_)
+        self._train(X, y, 1, self._seed() + self.n_epochs_, schedule=False)
         return self
 
     def _scores_input(self, X: Any) -> np.ndarray:
