@@ -28,10 +28,32 @@ from neuroplastic.neurons import (
 from neuroplastic.synapses import Conv2d, Dense, Flatten, MaxPool2d, RecurrentLIF
 from neuroplastic import kernels as _kernels  # noqa: F401  (registers the fused backends)
 from neuroplastic.io import load, save
+from neuroplastic.plasticity import (
+    BCM,
+    KWTA,
+    RSTDP,
+    STDP,
+    AdaptiveThreshold,
+    Hebb,
+    KrotovHopfield,
+    LateralInhibition,
+    Oja,
+    Plastic,
+    SeedHebb,
+    SoftHebb,
+    SoftWTA,
+    SynapticScaling,
+    TripletSTDP,
+    available_rules,
+    get_rule,
+)
 from neuroplastic.training import Model, build_model
 from neuroplastic.training.sklearn import MLPClassifier, SNNClassifier
 
 __all__ = [
+    "BCM", "KWTA", "RSTDP", "STDP", "AdaptiveThreshold", "Hebb", "KrotovHopfield", "LateralInhibition",
+    "Oja", "Plastic", "SeedHebb", "SoftHebb", "SoftWTA", "SynapticScaling", "TripletSTDP",
+    "available_rules", "get_rule",
     "ALIF", "ALIFCell", "ConstantEncoder", "Conv2d", "Dense", "Flatten", "Izhikevich",
     "IzhikevichCell", "LI", "LICell", "LIF", "LIFCell", "LatencyEncoder", "MLPClassifier",
     "MaxPool2d", "Model", "NetState", "Network", "PopulationEncoder", "Rate", "RateEncoder", "RecurrentLIF",

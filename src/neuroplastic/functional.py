@@ -11,6 +11,15 @@ from neuroplastic.encoding import (
     spike_count,
     spike_rate,
 )
+from neuroplastic.plasticity import (
+    apply_update,
+    kwta,
+    lateral_inhibition,
+    normalize_weights,
+    soft_wta,
+    trace_step,
+    unfold_conv,
+)
 from neuroplastic.neurons import (
     alif_init,
     alif_step,
@@ -25,6 +34,7 @@ from neuroplastic.neurons import (
 )
 
 __all__ = [
+    "apply_update", "kwta", "lateral_inhibition", "normalize_weights", "soft_wta", "trace_step", "unfold_conv",
     "alif_init", "alif_step", "decode_membrane", "delta_encode", "delta_step", "first_spike_time",
     "izhikevich_init", "izhikevich_step", "latency_encode", "li_init", "li_step", "lif_init",
     "lif_step", "poisson_encode", "population_encode", "rate_encode", "rate_step", "spike_count",
