@@ -56,7 +56,7 @@ def test_dense_weight_gradients_match_reference(contract, engine, model, reset, 
 
 
 @pytest.mark.parametrize("model", ["lif", "alif"])
-@pytest.mark.parametrize("shape", [(1, 1), (7, 5, 33), (9, 2, 3, 5, 5), (3, 2, 300)])
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5, 33), (9, 2, 3, 5, 5), (3, 2, 1100)])  # N = 2200: two chunks
 def test_float64_shapes_state_none(contract, engine, model, shape) -> None:
     params = contract.MODELS[model][0](reset="zero", v_leak=-0.1, v_reset=-0.2, r=1.3)
     x, _, w_s, w_state = contract.make_inputs(model, shape, dtype=torch.float64, seed=11)

@@ -1,8 +1,9 @@
 """C engine of the fused CPU LIF / adaptive-LIF sequence kernels (forward and backward).
 
 One C function per (model, pass, dtype), over a time-first buffer flattened to ``[T, N]``. Each
-processes ``CHUNK`` neurons at a time through all ``T`` steps, keeping their state in a small
-stack array (L1-resident), so every step touches only its input and output slices once.
+processes ``CHUNK`` (2048) neurons at a time through all ``T`` steps, keeping their state in a
+stack array (L1-resident), so every step touches only its input and output slices once; rows of
+8 kB keep the hardware prefetcher effective (256-neuron rows were 2-4x slower in the backward).
 
 Arithmetic mirrors the reference op by op (same operation order, constants rounded to the
 tensor dtype exactly as torch rounds Python scalars, no FMA contraction), so float32/float64
@@ -216,7 +217,7 @@ def _instantiate(ty: str, suffix: str, fabs: str, exp: str, specialise: bool) ->
 
 # float32 (the training dtype) gets the specialised loops; float64 (tests, analysis) a generic one.
 _SOURCE = (
-    "#include <math.h>\n#include <stdint.h>\n#define CHUNK 256\n"
+    "#include <math.h>\n#include <stdint.h>\n#define CHUNK 2048\n"
     + _instantiate("float", "f32", "fabsf", "expf", specialise=True)
     + "#undef INL\n"
     + _instantiate("double", "f64", "fabs", "exp", specialise=False)
