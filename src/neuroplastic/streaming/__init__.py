@@ -6,6 +6,7 @@ one long simulation running across calls until ``reset()``; causal encoders; the
 the functions behind the ``neuroplastic detect`` and ``neuroplastic nab`` commands.
 """
 from neuroplastic.streaming.anomaly import SpikingAnomalyConfig, SpikingAnomalyDetector
+from neuroplastic.streaming.commands import NumericTable, detect_csv, read_numeric_csv, run_nab
 from neuroplastic.streaming.encoders import (
     DeltaCoder,
     RunningQuantile,
@@ -15,11 +16,20 @@ from neuroplastic.streaming.encoders import (
     population_code,
     time_features,
 )
+from neuroplastic.streaming.forecast import (
+    SpikingForecaster,
+    SpikingForecasterConfig,
+    persistence_forecast,
+    seasonal_forecast,
+)
+from neuroplastic.streaming.likelihood import AnomalyLikelihood
 from neuroplastic.streaming.online import MAE, RMSE, OnlineModel, as_vector, evaluate_prequential
 from neuroplastic.streaming.resonance import Resonance, ResonanceLayer
 
 __all__ = [
-    "MAE", "RMSE", "DeltaCoder", "OnlineModel", "Resonance", "ResonanceLayer", "RunningQuantile",
-    "RunningStats", "SpikingAnomalyConfig", "SpikingAnomalyDetector", "StreamEncoder",
-    "StreamEncoderConfig", "as_vector", "evaluate_prequential", "population_code", "time_features",
+    "MAE", "RMSE", "AnomalyLikelihood", "DeltaCoder", "NumericTable", "OnlineModel", "Resonance",
+    "ResonanceLayer", "RunningQuantile", "RunningStats", "SpikingAnomalyConfig",
+    "SpikingAnomalyDetector", "SpikingForecaster", "SpikingForecasterConfig", "StreamEncoder",
+    "StreamEncoderConfig", "as_vector", "detect_csv", "evaluate_prequential", "persistence_forecast",
+    "population_code", "read_numeric_csv", "run_nab", "seasonal_forecast", "time_features",
 ]

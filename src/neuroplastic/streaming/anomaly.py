@@ -110,6 +110,7 @@ class SpikingAnomalyConfig:
     spike_fraction: float = 0.1
     median_memory: int = 5000
     warmup: int = 104
+    warmup_rows: int = 0
     initial_vigilance: float = 0.8
     refractory: int = 12
     vigilance_cap: float = 0.97
@@ -175,6 +176,7 @@ class _Channel:
         self.match_n = 0
         self.recent_match: deque[float] = deque([1.0] * (cfg.warmup // 2 + 1), maxlen=cfg.warmup // 2 + 1)
         self.recent_gap: deque[float] = deque([0.0] * (cfg.warmup + 1), maxlen=cfg.warmup + 1)
+        self.warmup = max(cfg.warmup, -(-cfg.warmup_rows // step))
 
     # ------------------------------------------------------------- sensory stage
     def push(self, v: float, low: float, high: float) -> float:
@@ -220,7 +222,7 @@ class _Channel:
             feats = np.concatenate([np.zeros(w), np.full(w, low)])
         if self.warm is not None:
             self.warm.append(feats)
-            if self.i == cfg.warmup:
+            if self.i == self.warmup:
                 self._end_warmup()
             return 0.0
         return self._detect(feats, self.i)
@@ -244,7 +246,7 @@ class _Channel:
         probe.set_range(self.layer.low, self.layer.span)
         probe.set_vigilance(cfg.initial_vigilance, cfg.initial_vigilance)
         matches = [probe.step(pats[k]).match for k in order]
-        rho = float(np.mean(matches[cfg.warmup // 2 - 1 :]))
+        rho = float(np.mean(matches[self.warmup // 2 - 1 :]))
         self.layer.set_vigilance(rho, rho)
         for k, f in enumerate(feats):
             self._detect(f, k + 1)
@@ -257,7 +259,7 @@ class _Channel:
         update_after = since == refr
         update_trend = (i - self.last_update) >= cfg.warmup // 2
         refractory = since <= refr
-        if i > cfg.warmup + refr and self.masked and self.calm >= refr:
+        if i > self.warmup + refr and self.masked and self.calm >= refr:
             self.masked = False
         if i < cfg.window:
             res = layer.step(f, learn=False)
@@ -275,7 +277,7 @@ class _Channel:
             self.fire_matches[-1] = a
         below_last = a < self.last_fire_match * (0.9 if refractory else 0.7)
         out = 0.0
-        if i > cfg.warmup and novel and (not (self.masked or refractory) or below_last):
+        if i > self.warmup and novel and (not (self.masked or refractory) or below_last):
             m = min(0.999, a)
             hi = 1.0 - (1.0 - layer.rho_high) / (1.0 - m)
             lo = 1.0 - (1.0 - layer.rho_low) / (1.0 - m)
@@ -284,7 +286,7 @@ class _Channel:
             self.last_fire_match = a
             self.last_fire = i
         self.masked = novel or self.masked
-        if i > cfg.warmup and (update_after or update_trend):
+        if i > self.warmup and (update_after or update_trend):
             self._homeostasis(i)
         return out
 
@@ -297,7 +299,7 @@ class _Channel:
             low += (lowest - low) * cfg.vigilance_gain
         else:
             relax = 0.0
-            if i > 2 * cfg.warmup:
+            if i > 2 * self.warmup:
                 gaps = [min(0.37, g) for g in self.recent_gap if g > 0.05]
                 if gaps:
                     relax = sum(gaps) / len(gaps)

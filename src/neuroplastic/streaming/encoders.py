@@ -140,7 +140,8 @@ class DeltaCoder:
     """Send-on-delta spikes for a scalar stream, numpy twin of :func:`~neuroplastic.encoding.delta_step`.
 
     With :math:`k = \\operatorname{trunc}((x_t - ref)/\\theta)`, emits ON when ``k > 0``, OFF
-    when ``k < 0`` and moves ``ref`` by ``k theta``; the first point only sets ``ref``.
+    when ``k < 0`` and moves ``ref`` by ``sign(k) theta`` (one threshold per event, so the events
+    alone rebuild ``ref``); the first point only sets ``ref``.
     """
 
     def __init__(self, threshold: float) -> None:
@@ -156,7 +157,8 @@ class DeltaCoder:
         if self.ref is None:
             self.ref = x
         k = math.trunc((x - self.ref) / self.threshold)
-        self.ref += k * self.threshold
+        if k:
+            self.ref += math.copysign(self.threshold, k)
         return float(k > 0), float(k < 0)
 
 

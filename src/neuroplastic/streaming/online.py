@@ -118,7 +118,7 @@ class OnlineModel:
     def learn_one(self, x: Any, y: float | None = None) -> OnlineModel:
         """Learn from one point (and its target ``y`` for supervised models)."""
         v = self._vector(x)
-        if self._pending is not None and y is None and np.array_equal(self._pending[0], v):
+        if self._pending is not None and y is None and np.array_equal(self._pending[0], v, equal_nan=True):
             self._state = self._pending[1]
         else:
             self._step(v, y, True)
