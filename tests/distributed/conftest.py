@@ -81,14 +81,16 @@ def _warm() -> None:
 def launch(tmp_path: Path, _warm: None) -> Callable[..., list[RankRun]]:
     """``launch(fn, world_size=2, timeout=30, env={}, start=None)`` -> one :class:`RankRun` per started rank.
 
-    ``start`` lists the ranks to start (default all); ``launch.ok(fn, ...)`` returns the results
-    and fails the test if any rank failed.
+    ``start`` lists the ranks to start (default all); ``until`` the ranks whose end ends the run
+    (default all; the others are then killed); ``launch.ok(fn, ...)`` returns the results and
+    fails the test if any rank failed.
     """
     if "fork" not in mp.get_all_start_methods():
         pytest.skip("these tests fork ranks from the test process (POSIX only)")
 
     def run(fn: Callable[[int, int], Any], world_size: int = 2, timeout: float = 30.0,
-            env: dict[str, str] | None = None, start: list[int] | None = None) -> list[RankRun]:
+            env: dict[str, str] | None = None, start: list[int] | None = None,
+            until: list[int] | None = None) -> list[RankRun]:
         out = tmp_path / f"ranks-{time.monotonic_ns()}"
         out.mkdir()
         ctx = mp.get_context("fork")
@@ -99,8 +101,9 @@ def launch(tmp_path: Path, _warm: None) -> Callable[..., list[RankRun]]:
         for p in procs:
             p.start()
         deadline = time.monotonic() + timeout
-        for p in procs:
-            p.join(max(0.0, deadline - time.monotonic()))
+        for r, p in zip(ranks, procs):
+            if until is None or r in until:
+                p.join(max(0.0, deadline - time.monotonic()))
         for p in procs:
             if p.is_alive():
                 p.kill()

@@ -17,7 +17,7 @@ Example:
     >>> sorted(unwrap_state_dict(sd))
     ['bias', 'weight']
     >>> net = load_state_dict(nn.Linear(3, 2), sd)
-    >>> float(net.weight.sum())
+    >>> float(net.weight.detach().sum())
     6.0
 """
 from __future__ import annotations

@@ -42,7 +42,7 @@ from torch import nn
 
 from neuroplastic.distributed.process_group import DistributedError, is_distributed, peer_lost_message
 from neuroplastic.plasticity.base import Rule
-from neuroplastic.plasticity.connection import Plastic
+from neuroplastic.plasticity.connection import Plastic, apply_update
 
 __all__ = ["SyncPlastic", "convert_sync_plastic", "shared_state_fields", "sync_plastic_update", "sync_rule_state"]
 
@@ -105,10 +105,13 @@ def sync_rule_state(state: NamedTuple, fields: tuple[str, ...], group: Any = Non
 class SyncPlastic(Plastic):
     """A :class:`~neuroplastic.plasticity.Plastic` connection whose ``dw`` is averaged over ranks.
 
-    Same arguments as ``Plastic`` plus ``group`` (default: the whole job). Every
-    :meth:`compute` (and so :meth:`update` and :meth:`learn_sequence`) all-reduces ``dw`` and the
-    rule's shared state before anything is applied, so all ranks apply the same change and stay
-    identical. Costs one all-reduce of the weight's size per step and connection.
+    Same arguments as ``Plastic`` plus ``group`` (default: the whole job). :meth:`compute`,
+    :meth:`compute_sequence` and :meth:`update` (so also ``learn_sequence`` with
+    ``apply="step"`` or ``"end"``) all-reduce ``dw`` and the rule's shared state before anything
+    is applied, so all ranks apply the same change and stay identical. Costs one all-reduce of
+    the weight's size per step (or per presentation with ``apply="end"``) and connection;
+    ``update`` takes the dense path instead of the rule's sparse ``accumulate_``, since the
+    averaged ``dw`` is dense anyway.
     """
 
     def __init__(self, layer: nn.Module, rule: Rule | str, *, group: Any = None, **kwargs: Any) -> None:
@@ -124,15 +127,31 @@ class SyncPlastic(Plastic):
         new.train(conn.training)
         return new
 
-    def compute(self, pre: torch.Tensor, post: torch.Tensor | None, state: NamedTuple | None = None, *,
-                modulator: Any = None) -> tuple[torch.Tensor, NamedTuple]:
-        dw, state = super().compute(pre, post, state, modulator=modulator)
+    def _sync(self, dw: torch.Tensor, state: NamedTuple) -> tuple[torch.Tensor, NamedTuple]:
         if _world(self.group) > 1:
             dw = sync_plastic_update(dw, self.group)
             if self._shared is None:
                 self._shared = shared_state_fields(self.rule, self._rule_weight())
             state = sync_rule_state(state, self._shared, self.group)
         return dw, state
+
+    def compute(self, pre: torch.Tensor, post: torch.Tensor | None, state: NamedTuple | None = None, *,
+                modulator: Any = None) -> tuple[torch.Tensor, NamedTuple]:
+        """``(dw, new_state)`` for one step, averaged over ranks; nothing is applied."""
+        return self._sync(*super().compute(pre, post, state, modulator=modulator))
+
+    def compute_sequence(self, pre: torch.Tensor, post: torch.Tensor | None, state: NamedTuple | None = None, *,
+                         modulator: Any = None) -> tuple[torch.Tensor, NamedTuple]:
+        """Summed ``dw`` of a presentation (weight held fixed), averaged over ranks."""
+        return self._sync(*super().compute_sequence(pre, post, state, modulator=modulator))
+
+    def update(self, pre: torch.Tensor, post: torch.Tensor | None, state: NamedTuple | None = None, *,
+               modulator: Any = None) -> NamedTuple:
+        """Compute ``dw`` for one step, average it over ranks, then apply it (dense path:
+        ``apply_update(weight, compute(...)[0], ...)``, which ``Plastic.update`` equals)."""
+        dw, state = self.compute(pre, post, state, modulator=modulator)
+        apply_update(self.weight, dw, self.update_mode, lr=self.lr, wmin=self.wmin, wmax=self.wmax)
+        return state
 
 
 def convert_sync_plastic(module: nn.Module, group: Any = None) -> nn.Module:
