@@ -84,6 +84,42 @@ def predict(model_dir: Path, data_path: Path, out: Path | None, proba: bool) -> 
         click.echo(f"wrote {out}", err=True)
 
 
+@main.command()
+@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV stream (e.g. timestamp,value); rows in time order.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output CSV: the input rows plus an anomaly_score column (default: standard output).")
+@click.option("--column", "columns", multiple=True, help="Numeric column(s) to watch (default: all but the timestamp).")
+@click.option("--on-bad", type=click.Choice(["error", "hold", "skip"]), default="error", show_default=True,
+              help="Empty/NaN/non-numeric values: stop with an error, hold the previous value, or skip the row (score 0).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def detect(data_path: Path, out: Path | None, columns: tuple[str, ...], on_bad: str, no_progress: bool) -> None:
+    """Stream a CSV through the online anomaly detector: one score in [0, 1] per input row, in order."""
+    from neuroplastic.streaming.commands import detect_csv
+
+    detect_csv(data_path, out if out is not None else sys.stdout, columns=list(columns) or None, on_bad=on_bad,
+               progress=not no_progress)
+    if out is not None:
+        click.echo(f"wrote {out}", err=True)
+
+
+@main.command()
+@click.option("--corpus", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder in NAB's layout: data/<category>/<name>.csv and labels/combined_windows.json.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Results folder in NAB's layout (<category>/<detector>_<name>.csv).")
+@click.option("--threshold", type=float, default=None,
+              help="Apply this fixed threshold (chosen on other data) instead of searching the best one.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the scores per profile and the threshold as JSON.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def nab(corpus: Path, out: Path, threshold: float | None, json_path: Path | None, no_progress: bool) -> None:
+    """Run the detector on every NAB stream under CORPUS/data and score it with NAB's rules."""
+    from neuroplastic.streaming.commands import run_nab
+
+    run_nab(corpus, out, threshold=threshold, json_path=json_path, progress=not no_progress, echo=click.echo)
+
+
 def _run() -> None:  # pragma: no cover - console entry for `python -m neuroplastic`
     main()
 
