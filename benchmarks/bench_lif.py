@@ -15,8 +15,9 @@ Each variant is timed for a training step (forward + backward) and for inference
 as the growth of the peak resident set size over one step (Linux: ``VmHWM`` from /proc/self/status,
 reset just before the step via /proc/self/clear_refs; elsewhere ``ru_maxrss``), after imports,
 data, model and one tiny warm-up call (so the C kernel is loaded), with glibc's mmap threshold
-pinned at 128 kB; median of 3 subprocesses. tracemalloc does not see torch's allocations. The compiled loop's memory is only measured with ``--compiled-memory`` (it compiles
-again in its subprocess, which takes minutes on a small machine).
+pinned at 128 kB; median of 3 subprocesses. tracemalloc does not see torch's allocations. The
+compiled loop's memory is only measured with ``--compiled-memory`` (it compiles again in its
+subprocess, which takes minutes on a small machine).
 
 Usage: ``python benchmarks/bench_lif.py [--rounds 9] [--peers spikingjelly] [--no-compile] [--json F]``
 (with torch.compile: several minutes, mostly compiling; ``--no-compile``: about a minute).
@@ -155,7 +156,8 @@ def time_all(variants, x, dense, rounds: int) -> dict[str, dict[str, float]]:
             del variants[name]
             continue
         if name == "plain-loop-compiled":
-            print(f"torch.compile warm-up (train + infer graphs) took {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            secs = time.perf_counter() - t0
+            print(f"torch.compile warm-up (train + infer graphs) took {secs:.0f} s", file=sys.stderr)
         train_step(variants[name], x, dense)
     names = list(variants)
     times = {n: {"train": [], "infer": []} for n in names}

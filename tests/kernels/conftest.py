@@ -22,7 +22,8 @@ def make_inputs(model: str, shape: tuple[int, ...], dtype=torch.float32, seed: i
     step = shape[1:]
     v = torch.randn(step, generator=g, dtype=torch.float64) * 0.5
     ref = torch.zeros(step, dtype=torch.float64)
-    state = LIFState(v, ref) if model == "lif" else ALIFState(v, torch.rand(step, generator=g, dtype=torch.float64), ref)
+    a = torch.rand(step, generator=g, dtype=torch.float64)
+    state = LIFState(v, ref) if model == "lif" else ALIFState(v, a, ref)
     w_s = torch.randn(shape, generator=g, dtype=torch.float64)
     w_state = [torch.randn(step, generator=g, dtype=torch.float64) for _ in state]
     cast = lambda t: t.to(device=device, dtype=dtype)  # noqa: E731

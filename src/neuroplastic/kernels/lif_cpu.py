@@ -168,7 +168,9 @@ def lif_sequence_cpu(x: torch.Tensor, state: LIFState | None, params: LIFParams,
 
 
 @register_backend("alif_sequence", "cpu_fused", device_types=("cpu",), priority=PRIORITY)
-def alif_sequence_cpu(x: torch.Tensor, state: ALIFState | None, params: ALIFParams, dt: float) -> tuple[torch.Tensor, Any]:
+def alif_sequence_cpu(
+    x: torch.Tensor, state: ALIFState | None, params: ALIFParams, dt: float
+) -> tuple[torch.Tensor, Any]:
     """Whole-sequence adaptive LIF on CPU; same contract as the reference ``alif_sequence``."""
     if unsupported(x, state, params) is not None:
         return _reference("alif_sequence")(x, state, params, dt)
