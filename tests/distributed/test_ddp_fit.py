@@ -96,11 +96,13 @@ def test_rank0_writes_files_stop_is_agreed_and_checkpoint_loads_in_one_process(l
         mc, csvlog = ModelCheckpoint(ckpt, monitor="loss"), CSVLogger(log)
         m.fit(x.float(), y, epochs=2, batch_size=B, seed=SEED, verbose=2, strategy="ddp", callbacks=[mc, csvlog])
         first = (m.get_weights(), [str(p) for p in mc.saved], csvlog._keys)
-        # a stop requested on rank 1 alone (mid-epoch 2) must stop both ranks at the same batch
-        stop = LambdaCallback(on_train_batch_end=lambda b, logs: setattr(m, "stop_training", True)
-                              if rank == 1 and b == 2 else None)
+        # a stop requested on rank 1 alone after batch 2 stops both ranks after batch 3 (the flag
+        # travels with an asynchronous all-reduce, read one batch later)
+        seen = []
+        stop = LambdaCallback(on_train_batch_end=lambda b, logs: (seen.append(b), setattr(m, "stop_training", True)
+                                                                  if rank == 1 and b == 2 else None))
         h = m.fit(x.float(), y, epochs=5, batch_size=B, seed=SEED, verbose=0, strategy="ddp", callbacks=[stop])
-        return first, h.epoch, m.get_weights()
+        return first, (h.epoch, seen), m.get_weights()
 
     runs = launch.ok(work)
     (w0, saved0, keys0), epochs0, after0 = runs[0]
@@ -113,5 +115,5 @@ def test_rank0_writes_files_stop_is_agreed_and_checkpoint_loads_in_one_process(l
     loaded = Model.load(ckpt)
     for k, v in loaded.get_weights().items():
         assert torch.equal(v, w0[k]) and torch.equal(v, w1[k])
-    assert epochs0 == epochs1 == [0]
+    assert epochs0 == epochs1 == ([0], [0, 1, 2, 3])
     assert all(torch.equal(after0[k], after1[k]) for k in after0)

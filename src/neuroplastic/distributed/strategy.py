@@ -18,8 +18,10 @@ replica per process with :class:`~torch.nn.parallel.DistributedDataParallel`:
   (progress bar, checkpoints, CSV, TensorBoard, W&B, or any callback with
   ``rank_zero_only = True``) and keep the rest (early stopping, schedules), which see the same
   reduced logs and so decide the same;
-* ``should_stop(model)``: ``stop_training`` is OR-ed over ranks after every batch and epoch, so
-  a stop requested on one rank stops all (no rank is left waiting in a collective);
+* ``should_stop(model)``: ``stop_training`` is OR-ed over ranks, so a stop requested on one rank
+  stops all (no rank is left waiting in a collective): after each batch through the next
+  batch's gradient all-reduce (so it takes effect one batch later, see
+  :meth:`DDPStrategy.should_stop`), exactly after each epoch;
 * ``reduce_epoch``: the epoch loss and metric sums and counts are summed over ranks, so every
   rank logs the exact global means;
 * ``finish``: a barrier, so rank 0's files are complete when ``fit`` returns anywhere.
@@ -242,6 +244,9 @@ class DDPStrategy(Strategy):
         self.ddp_options = {k: v for k, (v, default) in options.items() if v != default}
         self.device = torch.device("cpu")
         self._watchdog: Watchdog | None = None
+        self._model: Any = None
+        self._hook: _HookState | None = None
+        self._epoch_phase = False
 
     # ------------------------------------------------------------------ collectives
     def _comm_device(self) -> torch.device:
@@ -273,6 +278,7 @@ class DDPStrategy(Strategy):
             raise DistributedError(f"the process group uses NCCL but the model is on {device}: build the Model with "
                                    "device='cuda', or initialise the group with backend='gloo'")
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        self._model, self._hook, self._epoch_phase = model, None, False
         if self._watchdog is not None:
             self._watchdog.stop()
             self._watchdog = None
@@ -292,7 +298,8 @@ class DDPStrategy(Strategy):
             raise DistributedError(peer_lost_message("wrapping the model in DistributedDataParallel (which checks "
                                                      "that all ranks hold the same parameter shapes and broadcasts "
                                                      "rank 0's weights)", e, self.timeout)) from e
-        ddp.register_comm_hook(_HookState(self.world_size, self.timeout), _allreduce_hook)
+        self._hook = _HookState(self.world_size, self.timeout)
+        ddp.register_comm_hook(self._hook, _allreduce_hook)
         return ddp
 
     def shard(self, data: Any, *, seed: int | None = None, initial_epoch: int = 0) -> Any:
@@ -343,26 +350,52 @@ class DDPStrategy(Strategy):
         return kept
 
     def should_stop(self, model: Any) -> bool:
+        """Agree on ``stop_training`` over ranks without an extra round trip per batch.
+
+        After a batch, this rank's flag rides along with the next batch's gradient all-reduce
+        (one more number in DDP's last bucket) and the agreed value is read at the next check.
+        So a stop asked on any rank mid-epoch stops every rank after the *next* batch (one batch
+        later than in a single process), or at the end of the epoch if that comes first (the
+        flag then travels with the epoch's metric reduction); the check after ``on_epoch_end``
+        is a synchronous all-reduce and exact.
+        """
         self._tick("stop check")
-        if self.world_size > 1:
+        if self.world_size == 1:
+            return bool(model.stop_training)
+        hook = self._hook
+        if self._epoch_phase or hook is None:  # after on_epoch_end (or no DDP wrapper): exact, synchronous
+            self._epoch_phase = False
             flag = self._all_reduce([float(bool(model.stop_training))], dist.ReduceOp.MAX,
-                                    "agreeing on stop_training after a batch")[0]
+                                    "agreeing on stop_training")[0]
             model.stop_training = flag > 0
-        return bool(model.stop_training)
+            return bool(model.stop_training)
+        agreed, hook.received = hook.received, None
+        if agreed is not None and agreed > 0:
+            model.stop_training = True
+            hook.send = 0.0
+            return True
+        hook.send = float(bool(model.stop_training))
+        return False
 
     def reduce_epoch(self, total: float, count: int, metrics: Sequence[Any]) -> tuple[float, int]:
         if self.world_size == 1:
             return total, count
+        pending = self._hook.send if self._hook is not None else 0.0  # a stop asked after the last batch
+        if self._hook is not None:
+            self._hook.send = 0.0
+        self._epoch_phase = True
         summable = [m for m in metrics if isinstance(getattr(m, "total", None), (int, float))
                     and isinstance(getattr(m, "count", None), int)]
         for m in metrics:
             if m not in summable:
                 warnings.warn(f"metric {getattr(m, 'name', m)!r} has no numeric total/count, so its value is this "
                               "rank's only: derive it from neuroplastic.training.Metric", RuntimeWarning, stacklevel=2)
-        values = [float(total), float(count)]
+        values = [float(total), float(count), pending]
         for m in summable:
             values += [float(m.total), float(m.count)]
         out = self._all_reduce(values, dist.ReduceOp.SUM, "summing the epoch's loss and metrics")
+        if out.pop(2) > 0 and self._model is not None:
+            self._model.stop_training = True
         for k, m in enumerate(summable):
             m.total, m.count = out[2 + 2 * k], int(round(out[3 + 2 * k]))
         self._tick("epoch logs reduced")
@@ -383,20 +416,32 @@ class DDPStrategy(Strategy):
 
 
 class _HookState:
+    """What the gradient hook needs, and the stop flag it carries: ``send`` goes out with the next
+    backward's last bucket, ``received`` is the sum over ranks that came back."""
+
     def __init__(self, world_size: int, timeout: float) -> None:
         self.world_size, self.timeout = world_size, timeout
+        self.send = 0.0
+        self.received: float | None = None
 
 
 def _allreduce_hook(state, bucket):  # no annotations: DDP checks them as objects, this module has string ones
-    """DDP's default averaging (divide by the world size, then sum), with a clear error if a peer is lost."""
-    t = bucket.buffer()
-    t.div_(state.world_size)
+    """DDP's default averaging (divide by the world size, then sum), with the stop flag appended to
+    the last bucket and a clear error if a peer is lost."""
+    buf = bucket.buffer()
+    buf.div_(state.world_size)
+    last = bucket.is_last()
+    t = torch.cat([buf, buf.new_tensor([state.send])]) if last else buf
     fut = dist.all_reduce(t, async_op=True).get_future()
 
     def unwrap(f: torch.futures.Future) -> torch.Tensor:
         try:
-            return f.value()[0]
+            out = f.value()[0]
         except RuntimeError as e:
             raise DistributedError(peer_lost_message("the gradient all-reduce in backward()", e, state.timeout)) from e
+        if last:
+            state.received = float(out[-1])
+            buf.copy_(out[:-1])
+        return buf
 
     return fut.then(unwrap)
