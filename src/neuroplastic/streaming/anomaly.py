@@ -110,7 +110,6 @@ class SpikingAnomalyConfig:
     spike_fraction: float = 0.1
     median_memory: int = 5000
     warmup: int = 104
-    warmup_rows: int = 0
     initial_vigilance: float = 0.8
     refractory: int = 12
     vigilance_cap: float = 0.97
@@ -176,7 +175,7 @@ class _Channel:
         self.match_n = 0
         self.recent_match: deque[float] = deque([1.0] * (cfg.warmup // 2 + 1), maxlen=cfg.warmup // 2 + 1)
         self.recent_gap: deque[float] = deque([0.0] * (cfg.warmup + 1), maxlen=cfg.warmup + 1)
-        self.warmup = max(cfg.warmup, -(-cfg.warmup_rows // step))
+        self.warmup = cfg.warmup
 
     # ------------------------------------------------------------- sensory stage
     def push(self, v: float, low: float, high: float) -> float:

@@ -1,0 +1,124 @@
+"""NAB score and throughput of :class:`neuroplastic.streaming.SpikingAnomalyDetector`.
+
+Protocol: every stream of the corpus is scored in one causal pass by a fresh detector with the
+default configuration (one configuration for the whole corpus, nothing per stream); NAB's scorer
+(``neuroplastic.streaming.nab``, our implementation of NAB v1.x) searches one threshold for the
+whole corpus per profile, as NAB's optimiser does. Throughput is measured per stream on one
+core (``torch.set_num_threads(1)``, one BLAS thread), as CPU time of the process.
+
+Usage::
+
+    python benchmarks/bench_nab.py                                  # corpus from NEUROPLASTIC_DATA
+    python benchmarks/bench_nab.py --corpus ../shared/data/nab --json /tmp/bench_nab.json
+    python benchmarks/bench_nab.py --ablations                      # + one run per removed mechanism
+
+Published scores on the same 45 streams (NAB's own results files, standard profile): ARTime 73.4,
+Numenta HTM 67.2, CAD OSE 67.2 (all three read the file's min/max and length before starting).
+"""
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from neuroplastic.streaming import SpikingAnomalyDetector, nab, run_nab  # noqa: E402
+
+PUBLISHED = {"ARTime": 73.4, "Numenta HTM": 67.2, "CAD OSE": 67.2}
+
+#: Each ablation removes one mechanism from the default detector.
+ABLATIONS = {
+    "no edge pathway": dict(edge_margin=None),
+    "one scale (2 rows/step), no schedule": dict(steps=(2,), rows_per_step=0.0),
+    "one scale (5 rows/step), no schedule": dict(steps=(5,), rows_per_step=0.0),
+    "no deadband": dict(deadband=0.0),
+    "short refractory (4 steps)": dict(refractory=4),
+}
+
+
+def find_corpus(arg: str | None) -> Path:
+    """The NAB corpus: ``--corpus``, else ``$NEUROPLASTIC_DATA/nab``, else ``../shared/data/nab``."""
+    cands = [Path(arg)] if arg else []
+    env = os.environ.get("NEUROPLASTIC_DATA")
+    if env:
+        cands += [Path(env) / "nab", Path(env)]
+    cands.append(Path(__file__).resolve().parents[2] / "shared" / "data" / "nab")
+    for c in cands:
+        if (c / "data").is_dir():
+            return c
+    raise SystemExit(f"no NAB corpus found in {', '.join(map(str, cands))}: pass --corpus DIR")
+
+
+def throughput(corpus: Path) -> dict[str, float]:
+    """CPU-time points/s of each stream (fresh detector, one core)."""
+    out = {}
+    for name, s in nab.read_corpus(corpus, duplicates="keep").items():
+        det = SpikingAnomalyDetector()
+        t0 = time.process_time()
+        det.score_many(s.values)
+        out[name] = len(s) / max(time.process_time() - t0, 1e-9)
+    return out
+
+
+def causality_check(corpus: Path) -> bool:
+    """Scores of a prefix equal the first scores of the whole stream (two streams)."""
+    streams = nab.read_corpus(corpus, duplicates="keep")
+    for name in list(streams)[:: max(1, len(streams) // 2)][:2]:
+        v = streams[name].values
+        k = len(v) // 2
+        full = SpikingAnomalyDetector().score_many(v)
+        if not np.array_equal(SpikingAnomalyDetector().score_many(v[:k]), full[:k]):
+            return False
+    return True
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", default=None)
+    ap.add_argument("--out", default=None, help="results folder (default: a temporary one)")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--ablations", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    corpus = find_corpus(args.corpus)
+    report: dict = {"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
+                    "published_standard": PUBLISHED}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.out or tmp
+        summary = run_nab(corpus, out, progress=False, echo=print)
+        report["detector"] = summary
+        if args.ablations:
+            report["ablations"] = {}
+            for label, change in ABLATIONS.items():
+                cfg = {**SpikingAnomalyDetector().get_config(), **change}
+                if "steps" in change:
+                    cfg["steps"] = list(change["steps"])
+                s = run_nab(corpus, Path(tmp) / "abl", config=cfg, progress=False, echo=None)
+                scores = {p: round(r["score"], 2) for p, r in s["profiles"].items()}
+                report["ablations"][label] = scores
+                print(f"ablation {label:40s} {scores}")
+    pps = throughput(corpus)
+    vals = np.array(list(pps.values()))
+    report["throughput_points_per_cpu_second"] = {
+        "min": float(vals.min()), "median": float(np.median(vals)), "slowest_stream": min(pps, key=pps.get),
+    }
+    print(f"throughput per stream (one core, CPU time): min {vals.min():.0f}, median {np.median(vals):.0f} points/s")
+    report["causality_check"] = causality_check(corpus)
+    print(f"causality check (prefix scores unchanged): {report['causality_check']}")
+    print("published (standard, same 45 streams): " + ", ".join(f"{k} {v}" for k, v in PUBLISHED.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
