@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from neuroplastic import LI, LIF, ConstantEncoder, Dense, RateEncoder, Sequential
+from neuroplastic import LI, LIF, Dense, RateEncoder, Sequential
 from neuroplastic.robustness import (
     PrototypeNetwork,
     accuracy,

@@ -56,7 +56,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from neuroplastic.encoding import ConstantEncoder, LatencyEncoder, PopulationEncoder, RateEncoder

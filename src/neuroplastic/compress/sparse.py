@@ -31,7 +31,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from neuroplastic.compress.prune import MASK_SUFFIX, _module, install_masks
 from neuroplastic.io.checkpoint import register_serializable
