@@ -39,6 +39,9 @@ def test_defaults_match_the_tuned_architecture() -> None:
     assert list(params["hidden_layer_sizes"]) == list(arch["hidden"])
     for key in ("num_steps", "tau_mem", "tau_out", "dt", "r", "dropout", "readout"):
         assert params[key] == arch[key], key
+    compile_defaults = ARCHITECTURES["snn"].compile({"readout": "max"})
+    assert params["label_smoothing"] == compile_defaults["loss_options"]["label_smoothing"]
+    assert SNNClassifier(max_epochs=1, label_smoothing=0.0, device="cpu").fit(*blobs()).model_.loss.label_smoothing == 0.0
     # __init__ stores settings only
     sig = inspect.signature(SNNClassifier.__init__)
     assert set(sig.parameters) - {"self"} == set(params)
