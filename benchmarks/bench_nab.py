@@ -43,6 +43,7 @@ ABLATIONS = {
     "one scale (5 rows/step), no schedule": dict(steps=(5,), rows_per_step=0.0),
     "no deadband": dict(deadband=0.0),
     "short refractory (4 steps)": dict(refractory=4),
+    "no relative refractory at the output": dict(output_refractory=0),
 }
 
 

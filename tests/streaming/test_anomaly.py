@@ -133,3 +133,15 @@ def test_checkpoint_round_trip_of_the_config(tmp_path):
     assert isinstance(back, SpikingAnomalyDetector) and back.config == det.config
     x = signal(700)
     np.testing.assert_array_equal(back.score_many(x), det.score_many(x))
+
+
+def test_output_is_relatively_refractory():
+    rng = np.random.default_rng(1)
+    x = 10 + rng.standard_normal(700)
+    x[[400, 401, 460]] = [100.0, 200.0, 400.0]  # three new records
+    cfg = dict(FAST, edge_refractory=0)
+    s = SpikingAnomalyDetector(**cfg, output_refractory=50).score_many(x)
+    assert s[400] == 1.0 and s[401] == 0.0  # as strong as the last firing, 1 row later: held back
+    assert s[460] == 1.0  # 60 rows later it passes again
+    s0 = SpikingAnomalyDetector(**cfg, output_refractory=0).score_many(x)
+    assert s0[400] == s0[401] == s0[460] == 1.0

@@ -23,6 +23,8 @@ point ``t`` depends only on points ``<= t``). Per input feature it runs:
    ``m`` the best match, ``e`` its level match and ``rho_l <= rho_h`` the vigilance levels.
 6. An **edge pathway**: a value beyond the running range by more than ``edge_margin`` of it (an
    edge receptive field that never fired) spikes with score 1, refractory ``edge_refractory`` rows.
+7. The output is **relatively refractory**: for ``output_refractory`` rows after a firing only a
+   stronger firing passes (the score is the larger of the channel's and the edge's).
 
 The time scale read out grows with experience: at row ``t`` the channel of scale
 ``clip(round(t / rows_per_step), 1, max(steps))`` is reported (a developmental schedule; every
@@ -100,6 +102,8 @@ class SpikingAnomalyConfig:
         edge_margin: edge pathway margin as a fraction of the running range (``None``: off).
         edge_warmup: rows before the edge pathway may fire.
         edge_refractory: rows of refractoriness of the edge pathway.
+        output_refractory: relative refractory period of the output (rows): within it, a new
+            firing passes only if it is stronger than the last one (0 disables).
     """
 
     steps: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
@@ -117,6 +121,7 @@ class SpikingAnomalyConfig:
     edge_margin: float | None = 0.05
     edge_warmup: int = 300
     edge_refractory: int = 200
+    output_refractory: int = 50
 
     def __post_init__(self) -> None:
         steps = tuple(int(s) for s in self.steps)
@@ -132,7 +137,7 @@ class SpikingAnomalyConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.warmup < self.window + 2:
             raise ValueError(f"warmup ({self.warmup}) must be >= window + 2 ({self.window + 2})")
-        for name in ("deadband", "spike_fraction", "edge_warmup", "edge_refractory"):
+        for name in ("deadband", "spike_fraction", "edge_warmup", "edge_refractory", "output_refractory"):
             check_positive(name, getattr(self, name), allow_zero=True)
         for name in ("initial_vigilance", "vigilance_cap", "vigilance_gain"):
             v = getattr(self, name)
@@ -175,7 +180,6 @@ class _Channel:
         self.match_n = 0
         self.recent_match: deque[float] = deque([1.0] * (cfg.warmup // 2 + 1), maxlen=cfg.warmup // 2 + 1)
         self.recent_gap: deque[float] = deque([0.0] * (cfg.warmup + 1), maxlen=cfg.warmup + 1)
-        self.warmup = cfg.warmup
 
     # ------------------------------------------------------------- sensory stage
     def push(self, v: float, low: float, high: float) -> float:
@@ -221,7 +225,7 @@ class _Channel:
             feats = np.concatenate([np.zeros(w), np.full(w, low)])
         if self.warm is not None:
             self.warm.append(feats)
-            if self.i == self.warmup:
+            if self.i == cfg.warmup:
                 self._end_warmup()
             return 0.0
         return self._detect(feats, self.i)
@@ -245,7 +249,7 @@ class _Channel:
         probe.set_range(self.layer.low, self.layer.span)
         probe.set_vigilance(cfg.initial_vigilance, cfg.initial_vigilance)
         matches = [probe.step(pats[k]).match for k in order]
-        rho = float(np.mean(matches[self.warmup // 2 - 1 :]))
+        rho = float(np.mean(matches[cfg.warmup // 2 - 1 :]))
         self.layer.set_vigilance(rho, rho)
         for k, f in enumerate(feats):
             self._detect(f, k + 1)
@@ -258,7 +262,7 @@ class _Channel:
         update_after = since == refr
         update_trend = (i - self.last_update) >= cfg.warmup // 2
         refractory = since <= refr
-        if i > self.warmup + refr and self.masked and self.calm >= refr:
+        if i > cfg.warmup + refr and self.masked and self.calm >= refr:
             self.masked = False
         if i < cfg.window:
             res = layer.step(f, learn=False)
@@ -276,7 +280,7 @@ class _Channel:
             self.fire_matches[-1] = a
         below_last = a < self.last_fire_match * (0.9 if refractory else 0.7)
         out = 0.0
-        if i > self.warmup and novel and (not (self.masked or refractory) or below_last):
+        if i > cfg.warmup and novel and (not (self.masked or refractory) or below_last):
             m = min(0.999, a)
             hi = 1.0 - (1.0 - layer.rho_high) / (1.0 - m)
             lo = 1.0 - (1.0 - layer.rho_low) / (1.0 - m)
@@ -285,7 +289,7 @@ class _Channel:
             self.last_fire_match = a
             self.last_fire = i
         self.masked = novel or self.masked
-        if i > self.warmup and (update_after or update_trend):
+        if i > cfg.warmup and (update_after or update_trend):
             self._homeostasis(i)
         return out
 
@@ -298,7 +302,7 @@ class _Channel:
             low += (lowest - low) * cfg.vigilance_gain
         else:
             relax = 0.0
-            if i > 2 * self.warmup:
+            if i > 2 * cfg.warmup:
                 gaps = [min(0.37, g) for g in self.recent_gap if g > 0.05]
                 if gaps:
                     relax = sum(gaps) / len(gaps)
@@ -319,6 +323,8 @@ class _Unit:
     high: float = -math.inf
     rows: int = 0
     last_edge: int = -(10**9)
+    last_fire: int = -(10**9)
+    last_strength: float = 0.0
 
 
 @register_serializable("streaming.SpikingAnomalyDetector")
@@ -327,7 +333,8 @@ class SpikingAnomalyDetector(OnlineModel):
 
     Scores are in ``[0, 1]``; most points score 0 and a firing novelty neuron reports its
     confidence. A multi-feature input runs one independent detector per feature and reports the
-    largest score.
+    largest score. ``predict_one`` returns the same score as ``score_one`` (there is nothing else
+    to predict); threshold it to get a decision.
 
     Args:
         config: a :class:`SpikingAnomalyConfig`; keyword arguments override its fields.
@@ -363,7 +370,7 @@ class SpikingAnomalyDetector(OnlineModel):
         score = 0.0
         for u, x in zip(units, v.tolist()):
             score = max(score, self._unit_step(u, x))
-        return score, 0.0
+        return score, score
 
     def _unit_step(self, u: _Unit, x: float) -> float:
         cfg = self.config
@@ -385,7 +392,12 @@ class SpikingAnomalyDetector(OnlineModel):
             if s == read:
                 out = c
         u.rows += 1
-        return max(out, edge)
+        score = max(out, edge)
+        if score > 0.0:
+            if t - u.last_fire <= cfg.output_refractory and score <= u.last_strength:
+                return 0.0  # relatively refractory: only a stronger firing passes
+            u.last_fire, u.last_strength = t, score
+        return score
 
     # ------------------------------------------------------------- checkpoints
     def get_config(self) -> dict[str, Any]:
