@@ -12,6 +12,7 @@ from neuroplastic.encoding import (
     PopulationEncoder,
     RateEncoder,
 )
+from neuroplastic.streaming import SpikingAnomalyDetector, SpikingForecaster, evaluate_prequential
 from neuroplastic.network import NetState, Network, Sequential, SpikeMonitor, StateMonitor
 from neuroplastic.neurons import (
     ALIF,
@@ -27,6 +28,8 @@ from neuroplastic.neurons import (
 )
 from neuroplastic.synapses import Conv2d, Dense, Flatten, MaxPool2d, RecurrentLIF
 from neuroplastic import kernels as _kernels  # noqa: F401  (registers the fused backends)
+from neuroplastic import compress, robustness  # noqa: F401  (compress registers the 'pruned' architecture)
+from neuroplastic.compress import EnergyModel, profile, prune_magnitude, quantize_weights
 from neuroplastic.io import load, save
 from neuroplastic.plasticity import (
     BCM,
@@ -51,6 +54,8 @@ from neuroplastic.training import Model, build_model
 from neuroplastic.training.sklearn import MLPClassifier, SNNClassifier
 
 __all__ = [
+    "EnergyModel", "SpikingAnomalyDetector", "SpikingForecaster", "compress", "evaluate_prequential", "profile",
+    "prune_magnitude", "quantize_weights", "robustness",
     "BCM", "KWTA", "RSTDP", "STDP", "AdaptiveThreshold", "Hebb", "KrotovHopfield", "LateralInhibition",
     "Oja", "Plastic", "SeedHebb", "SoftHebb", "SoftWTA", "SynapticScaling", "TripletSTDP",
     "available_rules", "get_rule",

@@ -120,6 +120,23 @@ def nab(corpus: Path, out: Path, threshold: float | None, json_path: Path | None
     run_nab(corpus, out, threshold=threshold, json_path=json_path, progress=not no_progress, echo=click.echo)
 
 
+@main.command()
+@click.option("--model", "model_dirs", required=True, multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder written by `neuroplastic train`; repeat to compare models (e.g. an snn and an mlp).")
+@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Labelled CSV to evaluate on (held-out rows; same columns as in training).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for robustness.json and robustness.png.")
+@click.option("--repeats", type=int, default=3, show_default=True, help="Random draws per level.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def robustness(model_dirs: tuple[Path, ...], data_path: Path, out: Path, repeats: int, seed: int) -> None:
+    """Accuracy under input noise, feature dropout, synapse lesions and neuron death, side by side."""
+    from neuroplastic.apps.tabular import robustness_csv
+
+    robustness_csv(list(model_dirs), data_path, out, repeats=repeats, seed=seed, echo=click.echo)
+
+
 def _run() -> None:  # pragma: no cover - console entry for `python -m neuroplastic`
     main()
 

@@ -92,3 +92,21 @@ def test_bad_input_gives_clear_errors(tmp_path: Path, iris_csv: Path) -> None:
     assert res.returncode != 0 and "digits" in res.stderr
     res = run_cli("predict", "--model", str(tmp_path), "--data", str(iris_csv), cwd=tmp_path)
     assert res.returncode != 0 and "Traceback" not in res.stderr
+
+
+def test_robustness_compares_models_side_by_side(tmp_path: Path, iris_csv: Path) -> None:
+    for kind in ("snn", "mlp"):
+        res = run_cli("train", "--data", str(iris_csv), "--target", "species", "--model", kind,
+                      "--out", str(tmp_path / kind), "--epochs", "30", cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+    out = tmp_path / "rob"
+    res = run_cli("robustness", "--model", str(tmp_path / "snn"), "--model", str(tmp_path / "mlp"),
+                  "--data", str(iris_csv), "--out", str(out), "--repeats", "1", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    report = json.loads((out / "robustness.json").read_text())
+    assert set(report["models"]) == {"snn", "mlp"}
+    for res_m in report["models"].values():
+        assert 0.5 <= res_m["clean"] <= 1.0
+        # heavy synapse lesions cannot help on average
+        assert res_m["lesion"][-1] <= res_m["clean"] + 0.05
+    assert (out / "robustness.png").stat().st_size > 1000

@@ -128,3 +128,34 @@ def predict_csv(model_dir: str | Path, data: str | Path, out: str | Path | None 
     if out is not None:
         atomic_write_text(out, text)
     return text
+
+
+def robustness_csv(model_dirs: list[str | Path], data: str | Path, out: str | Path, *, repeats: int = 3, seed: int = 0,
+                   echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Robustness report of models written by :func:`train_csv` on a labelled CSV."""
+    from neuroplastic.robustness import plot_robustness, robustness_report
+
+    models: dict[str, Any] = {}
+    x = y = None
+    classes = None
+    for d in model_dirs:
+        model, enc, extra = load_trained(d)
+        if classes is None:
+            classes = enc.classes_.tolist()
+            x, y = enc.transform(data), enc.transform_target(data)
+        elif enc.classes_.tolist() != classes:
+            raise ValueError(f"{d} predicts classes {enc.classes_.tolist()} but the first model {classes}: "
+                             "compare models trained on the same target")
+        name = Path(d).name
+        while name in models:
+            name += "'"
+        models[name] = model
+    report = robustness_report(models, (x, y), repeats=repeats, seed=seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "robustness.json", json.dumps(report, indent=2))
+    plot_robustness(report, str(out / "robustness.png"))
+    for name, res in report["models"].items():
+        echo(f"{name}: clean accuracy {res['clean'] * 100:.2f}%")
+    echo(f"wrote {out / 'robustness.json'} and {out / 'robustness.png'}")
+    return report
