@@ -17,7 +17,7 @@ Register your own with :func:`register_architecture`.
 Example:
     >>> net = build("snn", n_in=64, n_out=10, seed=0)
     >>> [type(m).__name__ for m in net]
-    ['ConstantEncoder', 'Dense', 'LIF', 'Dense', 'LI']
+    ['ConstantEncoder', 'Dense', 'LIF', 'Dropout', 'Dense', 'LI']
 """
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def fit_callbacks(model: Any, epochs: int) -> list[Any]:
 def snn_classifier(n_in: int, n_out: int, hidden: Sequence[int] = (256,), num_steps: int = 16,
                    tau_mem: float = 5e-3, tau_out: float = 5e-3, dt: float = 1e-3, r: float = 2.0,
                    v_th: float = 1.0, reset: str = "subtract", surrogate: str = "fast_sigmoid",
-                   surrogate_alpha: float = 10.0, dropout: float = 0.0, readout: str = "max") -> Sequential:
+                   surrogate_alpha: float = 10.0, dropout: float = 0.2, readout: str = "max") -> Sequential:
     r"""Default spiking classifier for static (tabular or image) features.
 
     ``ConstantEncoder(T)`` repeats the standardised input as a direct current for ``T`` steps;
@@ -176,6 +176,11 @@ def snn_classifier(n_in: int, n_out: int, hidden: Sequence[int] = (256,), num_st
     ``Dense -> LI``, a leaky integrator whose membrane trace is read out by its maximum (or mean)
     over time and trained with softmax cross-entropy (snnTorch's ``ce_max_membrane_loss``) with
     label smoothing 0.1, Adam (lr 2e-3), batch 64, 40 epochs (see :func:`build_model`).
+
+    The defaults were chosen on validation splits of the *training* data of digits and breast
+    cancer (never their test splits): a second hidden layer, cosine decay, other ``T``,
+    ``tau``, ``r``, learning rates, weight decay or batch sizes did not help beyond noise;
+    label smoothing 0.1 (+0.6 %) and dropout 0.2 (+0.1 to +0.2 %) did.
     The LIF integrates exactly, :math:`v \leftarrow v + (1 - e^{-dt/\tau})(R I - v)`, so ``r``
     sets the current scale against the threshold ``v_th``.
 

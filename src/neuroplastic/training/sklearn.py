@@ -194,7 +194,7 @@ class SNNClassifier(_NeuroplasticClassifier):
     """
 
     def __init__(self, hidden_layer_sizes: Sequence[int] = (256,), num_steps: int = 16, tau_mem: float = 5e-3,
-                 tau_out: float = 5e-3, dt: float = 1e-3, r: float = 2.0, dropout: float = 0.0,
+                 tau_out: float = 5e-3, dt: float = 1e-3, r: float = 2.0, dropout: float = 0.2,
                  readout: str = "max", label_smoothing: float = 0.1, learning: str = "gradient",
                  max_epochs: int | None = None,
                  batch_size: int | None = None, learning_rate: float | None = None, random_state: Any = None,
