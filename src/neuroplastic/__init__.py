@@ -50,10 +50,21 @@ from neuroplastic.plasticity import (
     available_rules,
     get_rule,
 )
-from neuroplastic.training import Model, build_model
+from neuroplastic.training import (
+    CSVLogger,
+    EarlyStopping,
+    History,
+    LambdaCallback,
+    Model,
+    ModelCheckpoint,
+    TensorBoard,
+    WandbCallback,
+    build_model,
+)
 from neuroplastic.training.sklearn import MLPClassifier, SNNClassifier
 
 __all__ = [
+    "CSVLogger", "EarlyStopping", "History", "LambdaCallback", "ModelCheckpoint", "TensorBoard", "WandbCallback",
     "EnergyModel", "SpikingAnomalyDetector", "SpikingForecaster", "compress", "evaluate_prequential", "profile",
     "prune_magnitude", "quantize_weights", "robustness",
     "BCM", "KWTA", "RSTDP", "STDP", "AdaptiveThreshold", "Hebb", "KrotovHopfield", "LateralInhibition",
