@@ -10,8 +10,8 @@ Compares, in one run with interleaved rounds and medians (float32, ``torch.set_n
 * peers given with ``--peers`` (``spikingjelly``: SpikingJelly's multi-step ``LIFNode``, soft reset,
   same decay), skipped when not importable.
 
-Each variant is timed for a training step (forward + backward) and for inference (forward under
-``torch.no_grad``). Peak memory of the training step is measured in a fresh subprocess per variant
+Each variant is timed for a training step (forward + backward; wall time, and CPU time of the
+process over all threads) and for inference (forward under ``torch.no_grad``). Peak memory of the training step is measured in a fresh subprocess per variant
 as the growth of the peak resident set size over one step (Linux: ``VmHWM`` from /proc/self/status,
 reset just before the step via /proc/self/clear_refs; elsewhere ``ru_maxrss``), after imports,
 data, model and one tiny warm-up call (so the C kernel is loaded), with glibc's mmap threshold
@@ -160,15 +160,17 @@ def time_all(variants, x, dense, rounds: int) -> dict[str, dict[str, float]]:
             print(f"torch.compile warm-up (train + infer graphs) took {secs:.0f} s", file=sys.stderr)
         train_step(variants[name], x, dense)
     names = list(variants)
-    times = {n: {"train": [], "infer": []} for n in names}
+    times = {n: {"train": [], "infer": [], "train_cpu": []} for n in names}
     rng = random.Random(0)
     for _ in range(rounds):
         rng.shuffle(names)  # interleaved rounds, order varied so drift hits every variant alike
         for n in names:
             for kind, step in (("train", train_step), ("infer", infer_step)):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 step(variants[n], x, dense)
                 times[n][kind].append(time.perf_counter() - t0)
+                if kind == "train":  # CPU time of all threads: less sensitive to other load than wall time
+                    times[n]["train_cpu"].append(time.process_time() - c0)
     return {n: {k: statistics.median(v) * 1e3 for k, v in d.items()} for n, d in times.items()}
 
 
@@ -263,11 +265,12 @@ def main() -> None:
           f"firing rate {rate:.3f}")
     print(f"machine: {cpu_model()}; torch {torch.__version__}; load avg before {load_before[0]:.2f}, "
           f"after {load_after[0]:.2f}")
-    print(f"{'variant':<24}{'train ms':>10}{'x plain':>9}{'infer ms':>10}{'x plain':>9}{'peak MB':>9}")
+    print(f"{'variant':<24}{'train ms':>10}{'x plain':>9}{'train CPU ms':>14}{'infer ms':>10}{'x plain':>9}"
+          f"{'peak MB':>9}")
     for n, t in times.items():
         m = mem.get(n)
-        print(f"{n:<24}{t['train']:>10.1f}{t['train'] / base['train']:>9.2f}{t['infer']:>10.1f}"
-              f"{t['infer'] / base['infer']:>9.2f}{'' if m is None else f'{m:9.0f}':>9}")
+        print(f"{n:<24}{t['train']:>10.1f}{t['train'] / base['train']:>9.2f}{t['train_cpu']:>14.1f}"
+              f"{t['infer']:>10.1f}{t['infer'] / base['infer']:>9.2f}{'' if m is None else f'{m:9.0f}':>9}")
     ratio = times["neuroplastic"]["train"] / base["train"]
     print(f"bar train <= 0.60x plain loop: {'PASS' if ratio <= 0.6 else 'FAIL'} ({ratio:.2f}x)")
     if "spikingjelly" in times:
