@@ -61,7 +61,6 @@ from neuroplastic.training import (
     WandbCallback,
     build_model,
 )
-from neuroplastic.training.sklearn import MLPClassifier, SNNClassifier
 
 __all__ = [
     "CSVLogger", "EarlyStopping", "History", "LambdaCallback", "ModelCheckpoint", "TensorBoard", "WandbCallback",
@@ -76,3 +75,12 @@ __all__ = [
     "SNNClassifier", "Sequential", "SpikeMonitor", "StateMonitor", "Surrogate", "__version__", "build_model", "load", "save",
     "seed_everything",
 ]
+
+
+def __getattr__(name: str):
+    # The scikit-learn estimators import scikit-learn, which is slow: load them on first use.
+    if name in ("SNNClassifier", "MLPClassifier"):
+        from neuroplastic.training import sklearn as _sk
+
+        return getattr(_sk, name)
+    raise AttributeError(f"module 'neuroplastic' has no attribute {name!r}")

@@ -50,7 +50,8 @@ def train_csv(data: str | Path, target: str, out: str | Path, *, model: str = "s
         fit_kw["epochs"] = epochs
     if strategy is not None:
         fit_kw["strategy"] = strategy
-    echo(f"training {model} on {split.x_train.shape[0]} rows x {n_in} features, {len(classes)} classes ...")
+    if _is_main_process():
+        echo(f"training {model} on {split.x_train.shape[0]} rows x {n_in} features, {len(classes)} classes ...")
     t0 = time.perf_counter()
     clf.fit(split.x_train, split.y_train, verbose=verbose, seed=seed, **fit_kw)
     secs = time.perf_counter() - t0
@@ -80,12 +81,9 @@ def train_csv(data: str | Path, target: str, out: str | Path, *, model: str = "s
 
 
 def _is_main_process() -> bool:
-    try:
-        import torch.distributed as dist
+    from neuroplastic.distributed import is_main_process
 
-        return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
-    except ImportError:  # pragma: no cover
-        return True
+    return is_main_process()
 
 
 def load_trained(model_dir: str | Path) -> tuple[Any, Any, dict[str, Any]]:

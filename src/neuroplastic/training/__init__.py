@@ -20,7 +20,6 @@ from neuroplastic.training.callbacks import (
     WandbCallback,
     cosine,
 )
-from neuroplastic.training.compare import compare_classifiers, default_classifiers
 from neuroplastic.training.history import Callback, CallbackList, History, ProgbarLogger
 from neuroplastic.training.losses import (
     BinaryCrossEntropy,
@@ -35,7 +34,6 @@ from neuroplastic.training.losses import (
 )
 from neuroplastic.training.metrics import Accuracy, Metric, TopKAccuracy, get_metric
 from neuroplastic.training.model import Model
-from neuroplastic.training.sklearn import MLPClassifier, SNNClassifier
 
 __all__ = [
     "CSVLogger", "EarlyStopping", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint",
@@ -46,3 +44,17 @@ __all__ = [
     "founding_model", "get_loss", "get_metric", "keras_binary_crossentropy", "readout",
     "register_architecture", "snn_classifier", "wide_mlp", "wide_model",
 ]
+
+
+def __getattr__(name: str):
+    # scikit-learn takes seconds to import; load the estimators (and it) on first use only,
+    # which also keeps every torchrun rank's start-up fast.
+    if name in ("SNNClassifier", "MLPClassifier"):
+        from neuroplastic.training import sklearn as _sk
+
+        return getattr(_sk, name)
+    if name in ("compare_classifiers", "default_classifiers"):
+        from neuroplastic.training import compare as _cmp
+
+        return getattr(_cmp, name)
+    raise AttributeError(f"module 'neuroplastic.training' has no attribute {name!r}")
