@@ -1,0 +1,234 @@
+r"""Layers whose weights learn by a competitive Hebbian rule, used by :class:`.HebbianNetwork`.
+
+* :class:`HebbianConv2d`: standardise -> reflect pad -> convolution learned by SoftHebb with
+  anti-Hebbian non-winners (Journé et al. 2023, their convolutional recipe) -> triangle
+  activation -> max-pool.
+* :class:`HebbianDense`: standardise -> dense layer learned by SoftHebb or Krotov-Hopfield ->
+  triangle or rectified power activation.
+
+The rules are the library's (:class:`~neuroplastic.plasticity.SoftHebb`,
+:class:`~neuroplastic.plasticity.KrotovHopfield`), applied in place by
+:class:`~neuroplastic.plasticity.Plastic`; :meth:`learn` is one unsupervised step on a batch.
+
+The triangle activation (Coates et al. 2011; SoftHebb) of unit :math:`k` is
+:math:`a_k = \max(0,\, u_k - \bar u)^{p}` with :math:`\bar u` the mean over the units (channels) at
+the same position: only units above the average respond, a soft competition at inference.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neuroplastic.plasticity import KrotovHopfield, Plastic, SoftHebb
+
+__all__ = ["HebbianConv2d", "HebbianDense", "triangle"]
+
+
+def triangle(u: torch.Tensor, power: float = 1.0, dim: int = 1) -> torch.Tensor:
+    """Triangle activation :math:`\\max(0, u - \\mathrm{mean}_{dim}(u))^{p}`.
+
+    Example:
+        >>> triangle(torch.tensor([[1.0, 2.0, 6.0]])).tolist()
+        [[0.0, 0.0, 3.0]]
+    """
+    return F.relu(u - u.mean(dim, keepdim=True)).pow(power)
+
+
+class _Standardise(nn.Module):
+    """Per-channel (conv) or global (dense) affine standardisation fitted once on training data."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("std", torch.ones(shape))
+
+    def fit(self, x: torch.Tensor, dims: tuple[int, ...]) -> None:
+        with torch.no_grad():
+            self.mean.copy_(x.mean(dims, keepdim=True).reshape(self.mean.shape))
+            self.std.copy_((x.std(dims, keepdim=True) + 1e-6).reshape(self.std.shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class HebbianConv2d(nn.Module):
+    """Convolutional feature layer learned by SoftHebb (anti-Hebbian non-winners).
+
+    ``forward(x [B, C, H, W]) -> max_pool(triangle(conv(pad(standardise(x)))))``.
+
+    Args:
+        in_channels, out_channels, kernel_size: the convolution (odd kernel, "same" size via
+            reflect padding, no bias).
+        lr: SoftHebb rate (per-neuron adaptive rate ``lr * |norm - 1|^0.5``, update divided by its
+            largest entry, as in the authors' code).
+        temperature: soft-WTA temperature (authors' ``1 / t_invert``).
+        power: triangle exponent.
+        pool: ``(kernel, stride, padding)`` of the max-pooling.
+        init_norm: norm of each filter at initialisation (the adaptive rate shrinks it toward 1).
+        generator: RNG of the initial weights.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 5, *, lr: float = 0.08,
+                 temperature: float = 1.0, power: float = 0.7, pool: tuple[int, int, int] = (4, 2, 1),
+                 init_norm: float = 3.0, anti_hebbian: bool = True, normalize: bool = True,
+                 adaptive_power: float | None = 0.5, rule: str = "softhebb", krotov_k: int = 2,
+                 krotov_delta: float = 0.4, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd (same-size reflect padding), got {kernel_size}")
+        self.pad = kernel_size // 2
+        self.pool = tuple(int(p) for p in pool)
+        self.power = float(power)
+        self.norm = _Standardise((1, in_channels, 1, 1))
+        conv = nn.Conv2d(in_channels, out_channels, kernel_size, bias=False)
+        with torch.no_grad():
+            conv.weight.normal_(0.0, init_norm / math.sqrt(in_channels * kernel_size ** 2), generator=generator)
+        if rule == "krotov":
+            r = KrotovHopfield(lr=lr, p=2.0, k=krotov_k, delta=krotov_delta, normalize=normalize,
+                               reduction="sum" if normalize else "mean")
+        else:
+            r = SoftHebb(lr=lr, temperature=temperature, anti_hebbian=anti_hebbian, normalize=normalize,
+                         adaptive_power=adaptive_power, reduction="sum" if normalize else "mean")
+        self.plastic = Plastic(conv, r, update="inplace")
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.plastic.weight
+
+    def _padded(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(self.norm(x), (self.pad,) * 4, mode="reflect")
+
+    def fit_standardiser(self, x: torch.Tensor) -> None:
+        self.norm.fit(x, (0, 2, 3))
+
+    def preactivation(self, x: torch.Tensor) -> torch.Tensor:
+        return self.plastic(self._padded(x))
+
+    def init_from_patches(self, x: torch.Tensor, generator: torch.Generator | None = None, norm: float = 1.0) -> None:
+        """Set each filter to a random input patch of ``x`` (standardised), scaled to length ``norm``.
+
+        Data-dependent initialisation, as k-means++ seeds k-means: every unit starts on the data, so
+        every unit wins some patches (random Gaussian filters mostly never win the competition).
+        """
+        with torch.no_grad():
+            w = self.weight
+            cols = F.unfold(self._padded(x), w.shape[2:])
+            rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])
+            rows = rows[rows.norm(dim=1) > 1e-3 * rows.norm(dim=1).max()]
+            pick = rows[torch.randperm(len(rows), generator=generator)[:w.shape[0]]]
+            pick = pick / pick.norm(dim=1, keepdim=True) * norm
+            w.copy_(pick.reshape(w.shape))
+
+    def _pool_args(self, h: int, w: int) -> tuple[tuple[int, int], int, tuple[int, int]]:
+        """The pooling window, shrunk to fit maps smaller than it (e.g. 1 x 5 inputs)."""
+        k, s, p = self.pool
+        kh, kw = min(k, h + 2 * p), min(k, w + 2 * p)
+        return (kh, kw), s, (min(p, kh // 2), min(p, kw // 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = triangle(self.preactivation(x), self.power)
+        k, s, p = self._pool_args(a.shape[2], a.shape[3])
+        return F.max_pool2d(a, k, s, p)
+
+    def learn(self, x: torch.Tensor) -> None:
+        """One SoftHebb step on the batch ``x`` (weights change in place)."""
+        with torch.no_grad():
+            xp = self._padded(x)
+            self.plastic.update(xp, self.plastic(xp))
+
+    def output_shape(self, shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        c, h, w = shape
+        (kh, kw), s, (ph, pw) = self._pool_args(h, w)
+        return (self.weight.shape[0], (h + 2 * ph - kh) // s + 1, (w + 2 * pw - kw) // s + 1)
+
+
+class HebbianDense(nn.Module):
+    """Dense feature layer learned by SoftHebb or Krotov-Hopfield.
+
+    ``forward(x [B, n_in]) -> activation(W standardise(x))`` with the triangle activation
+    (SoftHebb) or :math:`\\max(0, h)^{n}` (Krotov & Hopfield's readout nonlinearity).
+
+    Args:
+        n_in, n_out: sizes.
+        rule: ``"softhebb"`` or ``"krotov"``.
+        lr: the rule's rate (Krotov: decays linearly to 0 over training via :meth:`set_lr`).
+        temperature: SoftHebb temperature (0.1: close to a hard winner-take-all on unit-norm
+            weights and standardised inputs, i.e. online soft spherical k-means).
+        anti_hebbian, normalize, adaptive_power: SoftHebb options (see the rule); the defaults
+            are the plain rule, batch-averaged (``reduction="mean"``).
+        power: exponent of the activation.
+        activation: ``"triangle"`` or ``"relu_power"``.
+        krotov_p, krotov_k, krotov_delta: Krotov-Hopfield's Lebesgue exponent, anti-Hebbian rank and
+            strength.
+        init_norm: initial norm of each unit's weights.
+        generator: RNG of the initial weights.
+    """
+
+    def __init__(self, n_in: int, n_out: int, *, rule: str = "softhebb", lr: float = 0.1, temperature: float = 0.1,
+                 power: float = 1.0, activation: str = "triangle", krotov_p: float = 3.0, krotov_k: int = 7,
+                 krotov_delta: float = 0.4, init_norm: float = 1.0, anti_hebbian: bool = False, normalize: bool = False,
+                 adaptive_power: float | None = None, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        if rule not in ("softhebb", "krotov"):
+            raise ValueError(f"dense rule must be 'softhebb' or 'krotov', got {rule!r}")
+        if activation not in ("triangle", "relu_power"):
+            raise ValueError(f"activation must be 'triangle' or 'relu_power', got {activation!r}")
+        self.power, self.activation, self.rule_name = float(power), activation, rule
+        self.norm = _Standardise((1, 1))
+        lin = nn.Linear(n_in, n_out, bias=False)
+        with torch.no_grad():
+            lin.weight.normal_(0.0, init_norm / math.sqrt(n_in), generator=generator)
+        if rule == "softhebb":
+            r = SoftHebb(lr=lr, temperature=temperature, anti_hebbian=anti_hebbian, normalize=normalize,
+                         adaptive_power=adaptive_power, reduction="sum" if normalize else "mean")
+        else:
+            r = KrotovHopfield(lr=lr, p=krotov_p, k=min(krotov_k, n_out), delta=krotov_delta, normalize=normalize,
+                               reduction="sum" if normalize else "mean")
+        self.plastic = Plastic(lin, r, update="inplace")
+        self.base_lr = float(lr)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.plastic.weight
+
+    def fit_standardiser(self, x: torch.Tensor) -> None:
+        self.norm.fit(x.flatten(1), (0, 1))
+
+    def preactivation(self, x: torch.Tensor) -> torch.Tensor:
+        return self.plastic(self.norm(x.flatten(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = self.preactivation(x)
+        if self.activation == "triangle":
+            return triangle(u, self.power)
+        return F.relu(u).pow(self.power)
+
+    def init_from_data(self, x: torch.Tensor, generator: torch.Generator | None = None, norm: float = 1.0) -> None:
+        """Set each unit's weights to a random (standardised) sample of ``x``, scaled to length ``norm``.
+
+        Every unit then starts on the data and wins some inputs; Gaussian initial weights leave
+        most units of a winner-take-all layer dead (they never win, so never learn).
+        """
+        with torch.no_grad():
+            z = self.norm(x.flatten(1))
+            pick = z[torch.randperm(len(z), generator=generator)[:self.weight.shape[0]]]
+            if len(pick) < self.weight.shape[0]:
+                raise ValueError(f"data initialisation needs at least {self.weight.shape[0]} samples (one per unit), got "
+                                 f"{len(z)}: use fewer units or more data")
+            self.weight.copy_(pick / pick.norm(dim=1, keepdim=True).clamp_min(1e-12) * norm)
+
+    def set_lr(self, fraction: float) -> None:
+        """Scale the plasticity rate to ``fraction`` of its initial value (a schedule step)."""
+        import dataclasses
+
+        self.plastic.rule = dataclasses.replace(self.plastic.rule, lr=self.base_lr * float(fraction))
+
+    def learn(self, x: torch.Tensor) -> None:
+        """One Hebbian step on the batch ``x`` (weights change in place)."""
+        with torch.no_grad():
+            z = self.norm(x.flatten(1))
+            post = None if self.rule_name == "krotov" else self.plastic(z)
+            self.plastic.update(z, post)

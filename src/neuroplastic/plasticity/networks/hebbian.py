@@ -1,0 +1,362 @@
+r"""Hebbian feature network + linear readout as a scikit-learn classifier: :class:`HebbianNetwork`.
+
+Two training phases, no gradient through the features:
+
+1. **Unsupervised plasticity**, layer by layer (greedy, as in SoftHebb): each layer standardises
+   its input with training statistics and learns its weights with a competitive Hebbian rule on
+   mini-batches for ``hebb_epochs`` passes. Convolutional layers
+   (:class:`~._hebb_layers.HebbianConv2d`) use SoftHebb with anti-Hebbian non-winners, a triangle
+   activation and max-pooling (Journé et al. 2023); dense layers
+   (:class:`~._hebb_layers.HebbianDense`) use SoftHebb or Krotov-Hopfield (2019).
+2. **Linear readout**: the frozen features (divided by one global scale) feed a softmax
+   classifier trained with Adam, cross-entropy and a cosine learning-rate decay
+   (:func:`~.readout.train_linear_readout`).
+
+``architecture="auto"`` picks convolutions for square images (``n_features`` a square >= 8x8,
+e.g. 8x8 digits or 28x28 MNIST, or any ``input_shape=(C, H, W)``) and dense layers otherwise. The
+default convolutional stack is SoftHebb's first two blocks: 96 filters 5x5 (rate 0.08,
+temperature 1, triangle power 0.7) and 256 filters 3x3 (rate 0.04, temperature 1/0.65, power
+1.4), each followed by 4x4 max-pooling with stride 2.
+
+``feature_learning`` gives the baselines of the same architecture: ``"random"`` keeps the random
+initial weights (a random projection of the same size) and ``"kmeans"`` sets each layer's filters
+to k-means centroids of its (standardised) input patches, normalised to unit length (Coates &
+Ng 2011): a plasticity layer has to beat both.
+
+Example:
+    >>> from neuroplastic.datasets import load_split
+    >>> s = load_split("digits")
+    >>> clf = HebbianNetwork(n_hidden=(16,), readout_epochs=10, random_state=0).fit(s.x_train, s.y_train)
+    >>> clf.score(s.x_test, s.y_test) > 0.9
+    True
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+from neuroplastic.plasticity.networks._hebb_layers import HebbianConv2d, HebbianDense
+from neuroplastic.plasticity.networks.readout import assign_labels, assignment_scores, one_hot_winners, train_linear_readout
+
+__all__ = ["HebbianNetwork"]
+
+CONV_DEFAULTS = {"n_hidden": (96, 256), "kernel_size": (5, 3), "hebb_lr": (0.08, 0.04), "temperature": (1.0, 1 / 0.65),
+                 "power": (0.7, 1.4)}
+DENSE_DEFAULTS = {"n_hidden": (1000,), "hebb_lr": (0.1,), "temperature": (0.1,), "power": (1.0,)}
+FEATURE_LEARNING = ("hebbian", "random", "kmeans")
+
+
+def _per_layer(value: Any, default: Sequence[Any], n: int, name: str) -> list[Any]:
+    """One setting per layer: a scalar is repeated, a sequence must have one entry per layer; the
+    defaults are cut to the stack (or their last entry repeated)."""
+    if value is None:
+        vals = list(default)[:n]
+        return vals + [vals[-1]] * (n - len(vals))
+    if not isinstance(value, (list, tuple)):
+        return [value] * n
+    if len(value) != n:
+        raise ValueError(f"{name} has {len(value)} entries but the network has {n} layers: pass one value or one per layer")
+    return list(value)
+
+
+class HebbianNetwork(ClassifierMixin, BaseEstimator):
+    """Features learned by competitive Hebbian plasticity, read out by a softmax trained with Adam.
+
+    Args:
+        n_hidden: units (dense) or channels (conv) per layer; None: ``(96, 256)`` conv,
+            ``(1000,)`` dense.
+        architecture: ``"auto"``, ``"conv"`` or ``"dense"`` (see the module docstring).
+        rule: dense layers only: ``"softhebb"`` or ``"krotov"`` (conv layers use SoftHebb).
+        input_shape: ``(C, H, W)`` of the images (None: square single-channel images inferred).
+        kernel_size, hebb_lr, temperature, power: per layer (one value or one per layer; None:
+            defaults above). ``power`` is the exponent of the activation.
+        activation: dense layers: ``"triangle"`` or ``"relu_power"`` (Krotov's ``relu(h)^n``;
+            None: triangle for SoftHebb, relu_power with n = 4.5 for Krotov).
+        feature_learning: ``"hebbian"``, ``"random"`` or ``"kmeans"`` (baselines).
+        hebb_epochs, hebb_batch_size: unsupervised passes and mini-batch size.
+        hebb_samples: at most this many training samples are used for plasticity (None: all).
+        readout_epochs, readout_batch_size, readout_lr, dropout, weight_decay: the softmax readout.
+        random_state: seed of weights, sample order and dropout. verbose: 1 prints the phases.
+
+    Attributes:
+        classes_, n_features_in_, input_shape_, layers_ (``nn.ModuleList``), readout_
+        (``nn.Linear``), feature_scale_, n_features_out_, timings_ (seconds per phase).
+    """
+
+    def __init__(self, n_hidden: int | Sequence[int] | None = None, architecture: str = "auto", rule: str = "softhebb",
+                 input_shape: Sequence[int] | None = None, kernel_size: Any = None, hebb_lr: Any = None,
+                 temperature: Any = None, power: Any = None, activation: str | None = None,
+                 feature_learning: str = "hebbian", hebb_epochs: int = 1, hebb_batch_size: int = 10,
+                 hebb_samples: int | None = None, readout_epochs: int = 15, readout_batch_size: int = 64,
+                 readout_lr: float = 5e-3, dropout: float = 0.0, weight_decay: float = 0.0,
+                 random_state: Any = None, verbose: int = 0) -> None:
+        self.n_hidden = n_hidden
+        self.architecture = architecture
+        self.rule = rule
+        self.input_shape = input_shape
+        self.kernel_size = kernel_size
+        self.hebb_lr = hebb_lr
+        self.temperature = temperature
+        self.power = power
+        self.activation = activation
+        self.feature_learning = feature_learning
+        self.hebb_epochs = hebb_epochs
+        self.hebb_batch_size = hebb_batch_size
+        self.hebb_samples = hebb_samples
+        self.readout_epochs = readout_epochs
+        self.readout_batch_size = readout_batch_size
+        self.readout_lr = readout_lr
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ construction
+    def _resolve_shape(self, n_features: int) -> tuple[str, tuple[int, ...]]:
+        if self.architecture not in ("auto", "conv", "dense"):
+            raise ValueError(f"architecture must be 'auto', 'conv' or 'dense', got {self.architecture!r}")
+        if self.input_shape is not None:
+            shape = tuple(int(s) for s in self.input_shape)
+            if len(shape) == 2:
+                shape = (1, *shape)
+            if len(shape) != 3 or math.prod(shape) != n_features:
+                raise ValueError(f"input_shape {tuple(self.input_shape)} does not match {n_features} features: pass "
+                                 "(C, H, W) or (H, W) whose product is the number of features")
+            arch = "conv" if self.architecture == "auto" else self.architecture
+            return arch, shape
+        side = math.isqrt(n_features)
+        square = side * side == n_features and side >= 8
+        if self.architecture == "conv" and not square:
+            raise ValueError(f"architecture='conv' needs images: {n_features} features is not a square image; pass "
+                             "input_shape=(C, H, W) or use architecture='dense'")
+        arch = self.architecture if self.architecture != "auto" else ("conv" if square else "dense")
+        return arch, ((1, side, side) if square else (n_features,))
+
+    def _build(self, n_features: int, gen: torch.Generator) -> None:
+        arch, shape = self._resolve_shape(n_features)
+        if self.feature_learning not in FEATURE_LEARNING:
+            raise ValueError(f"feature_learning must be one of {FEATURE_LEARNING}, got {self.feature_learning!r}")
+        if self.rule not in ("softhebb", "krotov"):
+            raise ValueError(f"rule must be 'softhebb' or 'krotov', got {self.rule!r}")
+        defaults = CONV_DEFAULTS if arch == "conv" else DENSE_DEFAULTS
+        hidden = [int(h) for h in np.atleast_1d(self.n_hidden if self.n_hidden is not None else defaults["n_hidden"])]
+        if not hidden or min(hidden) < 1:
+            raise ValueError(f"n_hidden must hold positive layer sizes, got {self.n_hidden!r}")
+        n = len(hidden)
+        lrs = _per_layer(self.hebb_lr, defaults["hebb_lr"] if self.rule == "softhebb" or arch == "conv" else (0.02,), n, "hebb_lr")
+        temps = _per_layer(self.temperature, defaults["temperature"], n, "temperature")
+        krotov = arch == "dense" and self.rule == "krotov"
+        powers = _per_layer(self.power, (4.5,) if krotov else defaults["power"], n, "power")
+        layers = nn.ModuleList()
+        if arch == "conv":
+            kernels = _per_layer(self.kernel_size, CONV_DEFAULTS["kernel_size"], n, "kernel_size")
+            c, h, w = shape
+            for k, (ch, ks, lr, t, p) in enumerate(zip(hidden, kernels, lrs, temps, powers)):
+                if int(ks) > min(h, w) or int(ks) % 2 == 0:
+                    raise ValueError(f"layer {k}: kernel_size {ks} must be odd and at most the {h}x{w} input")
+                layer = HebbianConv2d(c, ch, int(ks), lr=float(lr), temperature=float(t), power=float(p), generator=gen)
+                layers.append(layer)
+                c, h, w = layer.output_shape((c, h, w))
+            n_out = c * h * w
+        else:
+            act = self.activation or ("relu_power" if krotov else "triangle")
+            prev = n_features
+            for ch, lr, t, p in zip(hidden, lrs, temps, powers):
+                layers.append(HebbianDense(prev, ch, rule=self.rule, lr=float(lr), temperature=float(t), power=float(p),
+                                           activation=act, generator=gen))
+                prev = ch
+            n_out = prev
+        self.architecture_, self.input_shape_, self.layers_, self.n_features_out_ = arch, shape, layers, n_out
+
+    def _check_settings(self) -> None:
+        for name in ("readout_epochs", "readout_batch_size", "hebb_batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not isinstance(self.hebb_epochs, (int, np.integer)) or self.hebb_epochs < 0:
+            raise ValueError(f"hebb_epochs must be an integer >= 0 (0 keeps the random weights), got {self.hebb_epochs!r}")
+        if self.hebb_samples is not None and self.hebb_samples < 1:
+            raise ValueError(f"hebb_samples must be a positive integer or None, got {self.hebb_samples!r}")
+        if not float(self.readout_lr) > 0:
+            raise ValueError(f"readout_lr must be > 0, got {self.readout_lr!r}")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+    # ------------------------------------------------------------------ features
+    def _images(self, X: np.ndarray | torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+        return x.reshape(len(x), *self.input_shape_)
+
+    def _forward_to(self, x: torch.Tensor, n_layers: int) -> torch.Tensor:
+        with torch.no_grad():
+            for layer in self.layers_[:n_layers]:
+                x = layer(x)
+        return x
+
+    def _batched(self, x: torch.Tensor, n_layers: int, batch: int = 250) -> torch.Tensor:
+        return torch.cat([self._forward_to(x[i:i + batch], n_layers) for i in range(0, len(x), batch)])
+
+    def _kmeans_filters(self, layer: nn.Module, inp: torch.Tensor, gen: torch.Generator) -> None:
+        from sklearn.cluster import MiniBatchKMeans
+
+        with torch.no_grad():
+            if isinstance(layer, HebbianConv2d):
+                w = layer.weight
+                patches = torch.nn.functional.unfold(layer._padded(inp), w.shape[2:])
+                rows = patches.transpose(1, 2).reshape(-1, patches.shape[1])
+            else:
+                rows = layer.norm(inp.flatten(1))
+            pick = torch.randperm(len(rows), generator=gen)[:50_000]
+            k = layer.weight.shape[0]
+            km = MiniBatchKMeans(n_clusters=k, random_state=int(torch.randint(0, 2**31 - 1, (1,), generator=gen)),
+                                 n_init=3, batch_size=4096).fit(rows[pick].double().numpy())
+            c = torch.as_tensor(km.cluster_centers_, dtype=layer.weight.dtype)
+            c = c / c.norm(dim=1, keepdim=True).clamp_min(1e-12)
+            layer.weight.copy_(c.reshape(layer.weight.shape))
+
+    def _learn_features(self, x: torch.Tensor, gen: torch.Generator, fit_stats: bool) -> None:
+        """Greedy layer-wise plasticity on ``x`` (already shaped)."""
+        for k, layer in enumerate(self.layers_):
+            t0 = time.perf_counter()
+            if fit_stats:
+                probe = self._batched(x[torch.randperm(len(x), generator=gen)[:2000]], k)
+                layer.fit_standardiser(probe)
+            if self.feature_learning == "kmeans":
+                self._kmeans_filters(layer, self._batched(x[torch.randperm(len(x), generator=gen)[:2000]], k), gen)
+            elif self.feature_learning == "hebbian":
+                if isinstance(layer, HebbianDense) and layer.rule_name == "softhebb":
+                    layer.init_from_data(self._batched(x[torch.randperm(len(x), generator=gen)[:layer.weight.shape[0]]], k), gen)
+                total = int(self.hebb_epochs) * len(x)
+                done = 0
+                for _ in range(int(self.hebb_epochs)):
+                    order = torch.randperm(len(x), generator=gen)
+                    for i in range(0, len(x), int(self.hebb_batch_size)):
+                        xb = self._forward_to(x[order[i:i + int(self.hebb_batch_size)]], k)
+                        if isinstance(layer, HebbianDense) and layer.rule_name == "krotov":
+                            layer.set_lr(1.0 - done / total)
+                        layer.learn(xb)
+                        done += len(xb)
+            self.timings_[f"layer{k}"] = self.timings_.get(f"layer{k}", 0.0) + time.perf_counter() - t0
+            if self.verbose:
+                print(f"HebbianNetwork: layer {k} ({self.feature_learning}) {self.timings_[f'layer{k}']:.1f} s", flush=True)
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        return self._batched(x, len(self.layers_)).flatten(1)
+
+    # ------------------------------------------------------------------ scikit-learn API
+    def _prepare(self, X: Any, y: Any, first: bool, classes: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X, y, reset=first, dtype=[np.float32, np.float64])
+        check_classification_targets(y)
+        if first:
+            labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+            if len(labels) < 2:
+                raise ValueError(f"HebbianNetwork needs at least 2 classes, got {labels.tolist()}: add samples of another class")
+            self.classes_ = labels
+        idx = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
+        if (self.classes_[idx] != y).any():
+            raise ValueError(f"y holds labels not in classes_ {self.classes_.tolist()[:10]}: pass classes= with every label "
+                             "to the first partial_fit call")
+        return X, idx
+
+    def _init(self, n_features: int) -> torch.Generator:
+        self._check_settings()
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        self._gen = torch.Generator().manual_seed(seed)
+        self.timings_: dict[str, float] = {}
+        self._build(n_features, self._gen)
+        return self._gen
+
+    def _fit_readout(self, feats: torch.Tensor, y_idx: np.ndarray, readout: nn.Linear | None) -> None:
+        t0 = time.perf_counter()
+        self.readout_ = train_linear_readout(
+            feats / self.feature_scale_, torch.as_tensor(y_idx), len(self.classes_), epochs=int(self.readout_epochs),
+            batch_size=int(self.readout_batch_size), lr=float(self.readout_lr), dropout=float(self.dropout),
+            weight_decay=float(self.weight_decay), readout=readout, generator=self._gen)
+        self.timings_["readout"] = self.timings_.get("readout", 0.0) + time.perf_counter() - t0
+
+    def fit(self, X: Any, y: Any) -> "HebbianNetwork":
+        """Learn the features by plasticity on ``X``, then the softmax readout on ``(X, y)``. Returns self."""
+        X, y_idx = self._prepare(X, y, True)
+        gen = self._init(X.shape[1])
+        x = self._images(X)
+        sub = x if self.hebb_samples is None else x[torch.randperm(len(x), generator=gen)[:int(self.hebb_samples)]]
+        self._learn_features(sub, gen, fit_stats=True)
+        t0 = time.perf_counter()
+        feats = self._features(x)
+        self.timings_["features"] = time.perf_counter() - t0
+        self.feature_scale_ = float(feats.std().clamp_min(1e-12))
+        self._fit_readout(feats, y_idx, None)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Sequence[Any] | None = None) -> "HebbianNetwork":
+        """One plasticity pass over this batch (all layers), then ``readout_epochs`` of readout training on it.
+
+        The first call builds the network (standardisation statistics and feature scale come from
+        that batch; pass ``classes=`` if later batches may hold other labels).
+        """
+        first = not hasattr(self, "layers_")
+        X, y_idx = self._prepare(X, y, first, classes)
+        if not first and classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+            raise ValueError(f"classes={list(classes)} differs from classes_ {self.classes_.tolist()}: pass the same classes")
+        gen = self._init(X.shape[1]) if first else self._gen
+        x = self._images(X)
+        self._learn_features(x, gen, fit_stats=first)
+        feats = self._features(x)
+        if first:
+            self.feature_scale_ = float(feats.std().clamp_min(1e-12))
+        self._fit_readout(feats, y_idx, None if first else self.readout_)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The learned features ``[n, n_features_out_]`` (before the readout's scaling)."""
+        check_is_fitted(self, "layers_")
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        return self._features(self._images(X)).numpy()
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Readout logits ``[n, n_classes]``."""
+        check_is_fitted(self, "readout_")
+        f = torch.as_tensor(self.transform(X)) / self.feature_scale_
+        with torch.no_grad():
+            return self.readout_(f).numpy().astype(np.float64)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Softmax of the readout logits, columns in the order of ``classes_``."""
+        z = self.decision_function(X)
+        z = z - z.max(1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[self.decision_function(X).argmax(1)]
+
+    def label_assignment_score(self, X_train: Any, y_train: Any, X_test: Any, y_test: Any, layer: int = 0) -> float:
+        """Accuracy of the winner-take-all readout of a dense layer (no trained readout).
+
+        Each unit of ``layers_[layer]`` is labelled with :func:`~.readout.assign_labels` from its
+        winning samples of ``(X_train, y_train)``; a test sample gets its winner's label. Compare
+        with :func:`~.readout.kmeans_label_accuracy` with the same number of clusters.
+        """
+        check_is_fitted(self, "layers_")
+        if not isinstance(self.layers_[layer], HebbianDense):
+            raise ValueError("label assignment reads out a dense winner-take-all layer; this one is convolutional")
+
+        def winners(X: Any) -> torch.Tensor:
+            x = self._forward_to(self._images(validate_data(self, X, reset=False, dtype=[np.float32, np.float64])), layer)
+            with torch.no_grad():
+                return one_hot_winners(self.layers_[layer].preactivation(x))
+
+        _, ytr = self._prepare(X_train, y_train, False)
+        _, yte = self._prepare(X_test, y_test, False)
+        labels, _ = assign_labels(winners(X_train), ytr, len(self.classes_))
+        pred = assignment_scores(winners(X_test), labels, len(self.classes_)).argmax(1).numpy()
+        return float((pred == yte).mean())

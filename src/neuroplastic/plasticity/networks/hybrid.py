@@ -1,0 +1,202 @@
+r"""Plasticity first, gradients second: :class:`HybridClassifier`.
+
+1. **Hebbian pre-training** of the first layer: a dense SoftHebb layer
+   (:class:`~._hebb_layers.HebbianDense`, soft winner-take-all,
+   :math:`\Delta w_k = \eta\, y_k (x - u_k w_k)`) learns ``n_hidden`` prototypes of the
+   standardised inputs without labels.
+2. **Surrogate-gradient fine-tuning** of the whole spiking network
+   ``ConstantEncoder(T) -> Dense -> LIF -> Dense -> LI`` (the library's default spiking classifier,
+   :func:`neuroplastic.training.architectures.snn_classifier`): its first ``Dense`` starts from the
+   Hebbian weights, rescaled so that the initial input currents have unit standard deviation
+   (the LIF threshold) over the training set, and centred by a bias (the triangle activation's
+   "above the average unit" competition, :math:`b_k = -\bar u` on the training set); then every
+   weight is trained by backpropagation through time with the model's tuned settings (Adam,
+   cross-entropy on the readout membrane's maximum, :class:`neuroplastic.training.Model`).
+   ``freeze_hebbian=True`` keeps the Hebbian layer fixed (only the readout learns).
+
+The spiking network sees the same standardised input as the Hebbian layer (one global mean and
+standard deviation), so the pre-trained weights apply unchanged.
+
+Example:
+    >>> from neuroplastic.datasets import load_split
+    >>> s = load_split("digits")
+    >>> clf = HybridClassifier(n_hidden=64, finetune_epochs=3, random_state=0, device="cpu")
+    >>> clf.fit(s.x_train, s.y_train).score(s.x_test, s.y_test) > 0.85
+    True
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from neuroplastic.plasticity.networks._hebb_layers import HebbianDense
+
+__all__ = ["HybridClassifier"]
+
+
+class HybridClassifier(ClassifierMixin, BaseEstimator):
+    """Hebbian-pretrained spiking classifier fine-tuned with surrogate gradients.
+
+    Args:
+        n_hidden: spiking hidden neurons (= Hebbian prototypes).
+        hebb_epochs: Hebbian passes (0: random init, i.e. plain surrogate-gradient training).
+        hebb_batch_size, hebb_lr, temperature: SoftHebb settings.
+        num_steps, tau_mem, r: spiking network settings (see ``snn_classifier``).
+        finetune_epochs, batch_size, learning_rate: BPTT settings (None: the architecture's tuned
+            batch size and rate).
+        freeze_hebbian: keep the first layer at its Hebbian weights during fine-tuning.
+        random_state, verbose, device: as usual.
+
+    Attributes:
+        classes_, n_features_in_, hebbian_ (the pre-trained layer), model_
+        (:class:`~neuroplastic.training.Model`), timings_ (seconds per phase).
+    """
+
+    def __init__(self, n_hidden: int = 256, hebb_epochs: int = 3, hebb_batch_size: int = 32, hebb_lr: float = 0.05,
+                 temperature: float = 0.1, num_steps: int = 16, tau_mem: float = 5e-3, r: float = 2.0,
+                 finetune_epochs: int = 20, batch_size: int | None = None, learning_rate: float | None = None,
+                 freeze_hebbian: bool = False, random_state: Any = None, verbose: int = 0, device: str = "cpu") -> None:
+        self.n_hidden = n_hidden
+        self.hebb_epochs = hebb_epochs
+        self.hebb_batch_size = hebb_batch_size
+        self.hebb_lr = hebb_lr
+        self.temperature = temperature
+        self.num_steps = num_steps
+        self.tau_mem = tau_mem
+        self.r = r
+        self.finetune_epochs = finetune_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.freeze_hebbian = freeze_hebbian
+        self.random_state = random_state
+        self.verbose = verbose
+        self.device = device
+
+    def _check_settings(self) -> None:
+        for name in ("n_hidden", "hebb_batch_size", "num_steps"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        for name in ("hebb_epochs", "finetune_epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        if self.learning_rate is not None and not float(self.learning_rate) > 0:
+            raise ValueError(f"learning_rate must be > 0 or None, got {self.learning_rate!r}")
+
+    def _z(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.mean_) / self.scale_).astype(np.float32)
+
+    def _pretrain(self, z: torch.Tensor, epochs: int) -> None:
+        h = self.hebbian_
+        for _ in range(epochs):
+            order = torch.randperm(len(z), generator=self._gen)
+            for i in range(0, len(z), int(self.hebb_batch_size)):
+                h.learn(z[order[i:i + int(self.hebb_batch_size)]])
+
+    def _init_snn(self, z: torch.Tensor) -> None:
+        from neuroplastic.training.architectures import build_model
+
+        self.model_ = build_model("snn", n_in=z.shape[1], n_out=len(self.classes_), hidden=[int(self.n_hidden)],
+                                  num_steps=int(self.num_steps), tau_mem=float(self.tau_mem), r=float(self.r),
+                                  seed=self._seed, device=self.device)
+        if self.learning_rate is not None:
+            self.model_.optimizer.param_groups[0]["lr"] = float(self.learning_rate)
+        first = self.model_.module[1]
+        with torch.no_grad():
+            if int(self.hebb_epochs) > 0:
+                u = z @ self.hebbian_.weight.T  # the layer's own standardisation is the identity here
+                gain = 1.0 / float(u.std().clamp_min(1e-12))
+                first.weight.copy_(self.hebbian_.weight * gain)
+                first.bias.copy_(-(u.mean() * gain).expand_as(first.bias))
+            if self.freeze_hebbian:
+                first.weight.requires_grad_(False)
+                first.bias.requires_grad_(False)
+
+    def _finetune(self, Z: np.ndarray, y_idx: np.ndarray, epochs: int) -> None:
+        if epochs < 1:
+            return
+        bs = self.batch_size if self.batch_size is not None else self.model_.fit_defaults.get("batch_size", 64)
+        self.model_.fit(Z, y_idx, epochs=int(epochs), batch_size=int(bs), verbose=self.verbose, seed=self._seed,
+                        shuffle=True)
+
+    def _setup(self, X: np.ndarray, classes: np.ndarray) -> torch.Tensor:
+        self._check_settings()
+        if len(classes) < 2:
+            raise ValueError(f"HybridClassifier needs at least 2 classes, got {classes.tolist()}")
+        self.classes_ = classes
+        self._seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        self._gen = torch.Generator().manual_seed(self._seed)
+        self.mean_, self.scale_ = float(X.mean()), float(X.std()) or 1.0
+        z = torch.as_tensor(self._z(X))
+        self.hebbian_ = HebbianDense(X.shape[1], int(self.n_hidden), rule="softhebb", lr=float(self.hebb_lr),
+                                     temperature=float(self.temperature), init_norm=1.0, generator=self._gen)
+        self.timings_: dict[str, float] = {"hebbian": 0.0, "finetune": 0.0}
+        return z
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        idx = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
+        if (self.classes_[idx] != y).any():
+            raise ValueError(f"y holds labels not in classes_ {self.classes_.tolist()[:10]}: pass classes= to the first "
+                             "partial_fit call")
+        return idx
+
+    def fit(self, X: Any, y: Any) -> "HybridClassifier":
+        """Hebbian pre-training on ``X``, then BPTT fine-tuning on ``(X, y)``. Returns self."""
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
+        check_classification_targets(y)
+        z = self._setup(X, np.unique(y))
+        t0 = time.perf_counter()
+        self._pretrain(z, int(self.hebb_epochs))
+        self.timings_["hebbian"] = time.perf_counter() - t0
+        self._init_snn(z)
+        t0 = time.perf_counter()
+        self._finetune(z.numpy(), self._encode(y), int(self.finetune_epochs))
+        self.timings_["finetune"] = time.perf_counter() - t0
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Sequence[Any] | None = None) -> "HybridClassifier":
+        """First call: Hebbian pre-training on this batch and a new spiking network; every call: one
+        epoch of fine-tuning on the batch."""
+        first = not hasattr(self, "model_")
+        X, y = validate_data(self, X, y, reset=first, dtype=[np.float32, np.float64])
+        check_classification_targets(y)
+        if first:
+            z = self._setup(X, np.unique(y) if classes is None else np.unique(np.asarray(classes)))
+            self._pretrain(z, max(1, int(self.hebb_epochs)))
+            self._init_snn(z)
+        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+            raise ValueError(f"classes={list(classes)} differs from classes_ {self.classes_.tolist()}")
+        self._finetune(self._z(X), self._encode(y), 1)
+        return self
+
+    def _scores(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        return self.model_.decision_function(self._z(X), batch_size=256)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (softmax of the readout), columns in the order of ``classes_``."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        return self.model_.predict_proba(self._z(X), batch_size=256).astype(np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[self._scores(X).argmax(1)]
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Spike counts of the hidden LIF layer ``[n, n_hidden]`` (after fine-tuning)."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        net = self.model_.module
+        x = torch.as_tensor(self._z(X), device=self.model_.device)
+        with torch.no_grad():
+            out, _ = net[2](net[1](net[0](x)))
+        return out.sum(0).cpu().numpy().astype(np.float64)
