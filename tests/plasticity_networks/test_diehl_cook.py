@@ -157,7 +157,8 @@ def test_backends_registered() -> None:
 def test_learns_separable_patterns_and_predicts_proba() -> None:
     X = np.repeat(np.eye(4), 10, axis=0).astype(np.float32)
     y = np.repeat(np.array(["a", "b", "c", "d"]), 10)
-    clf = DiehlCook(n_neurons=8, t_present=0.1, max_rate=600.0, norm=2.0, random_state=0).fit(X, y)
+    clf = DiehlCook(n_neurons=8, epochs=1, theta_plus=0.05, t_present=0.1, max_rate=600.0, norm=2.0,
+                    random_state=0).fit(X, y)
     assert (clf.predict(X) == y).all()
     proba = clf.predict_proba(X)
     assert proba.shape == (40, 4) and np.allclose(proba.sum(1), 1.0)

@@ -38,7 +38,8 @@ def triangle(u: torch.Tensor, power: float = 1.0, dim: int = 1) -> torch.Tensor:
 
 
 class _Standardise(nn.Module):
-    """Per-channel (conv) or global (dense) affine standardisation fitted once on training data."""
+    """Affine standardisation fitted once on training data: per channel (conv), global or per feature
+    (dense); a feature without spread is only centred."""
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         super().__init__()
@@ -47,8 +48,9 @@ class _Standardise(nn.Module):
 
     def fit(self, x: torch.Tensor, dims: tuple[int, ...]) -> None:
         with torch.no_grad():
+            sd = x.std(dims, keepdim=True, correction=0)
             self.mean.copy_(x.mean(dims, keepdim=True).reshape(self.mean.shape))
-            self.std.copy_((x.std(dims, keepdim=True) + 1e-6).reshape(self.std.shape))
+            self.std.copy_(torch.where(sd > 1e-12, sd, torch.ones_like(sd)).reshape(self.std.shape))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -164,20 +166,26 @@ class HebbianDense(nn.Module):
         krotov_p, krotov_k, krotov_delta: Krotov-Hopfield's Lebesgue exponent, anti-Hebbian rank and
             strength.
         init_norm: initial norm of each unit's weights.
+        standardise: ``"global"`` (one mean and deviation: images) or ``"feature"`` (z-score each
+            input: tables).
         generator: RNG of the initial weights.
     """
 
     def __init__(self, n_in: int, n_out: int, *, rule: str = "softhebb", lr: float = 0.1, temperature: float = 0.1,
                  power: float = 1.0, activation: str = "triangle", krotov_p: float = 3.0, krotov_k: int = 7,
                  krotov_delta: float = 0.4, init_norm: float = 1.0, anti_hebbian: bool = False, normalize: bool = False,
-                 adaptive_power: float | None = None, generator: torch.Generator | None = None) -> None:
+                 adaptive_power: float | None = None, standardise: str = "global",
+                 generator: torch.Generator | None = None) -> None:
         super().__init__()
         if rule not in ("softhebb", "krotov"):
             raise ValueError(f"dense rule must be 'softhebb' or 'krotov', got {rule!r}")
+        if standardise not in ("global", "feature"):
+            raise ValueError(f"standardise must be 'global' (images) or 'feature' (tables), got {standardise!r}")
+        self.standardise = standardise
         if activation not in ("triangle", "relu_power"):
             raise ValueError(f"activation must be 'triangle' or 'relu_power', got {activation!r}")
         self.power, self.activation, self.rule_name = float(power), activation, rule
-        self.norm = _Standardise((1, 1))
+        self.norm = _Standardise((1, 1) if standardise == "global" else (1, n_in))
         lin = nn.Linear(n_in, n_out, bias=False)
         with torch.no_grad():
             lin.weight.normal_(0.0, init_norm / math.sqrt(n_in), generator=generator)
@@ -195,7 +203,7 @@ class HebbianDense(nn.Module):
         return self.plastic.weight
 
     def fit_standardiser(self, x: torch.Tensor) -> None:
-        self.norm.fit(x.flatten(1), (0, 1))
+        self.norm.fit(x.flatten(1), (0, 1) if self.standardise == "global" else (0,))
 
     def preactivation(self, x: torch.Tensor) -> torch.Tensor:
         return self.plastic(self.norm(x.flatten(1)))
@@ -210,14 +218,18 @@ class HebbianDense(nn.Module):
         """Set each unit's weights to a random (standardised) sample of ``x``, scaled to length ``norm``.
 
         Every unit then starts on the data and wins some inputs; Gaussian initial weights leave
-        most units of a winner-take-all layer dead (they never win, so never learn).
+        most units of a winner-take-all layer dead (they never win, so never learn). With fewer
+        samples than units, samples are reused with 1 % noise so that no two units are equal.
         """
         with torch.no_grad():
             z = self.norm(x.flatten(1))
-            pick = z[torch.randperm(len(z), generator=generator)[:self.weight.shape[0]]]
-            if len(pick) < self.weight.shape[0]:
-                raise ValueError(f"data initialisation needs at least {self.weight.shape[0]} samples (one per unit), got "
-                                 f"{len(z)}: use fewer units or more data")
+            n = self.weight.shape[0]
+            if len(z) >= n:
+                pick = z[torch.randperm(len(z), generator=generator)[:n]]
+            else:
+                pick = z[torch.randint(0, len(z), (n,), generator=generator)]
+                pick = pick + 0.01 * pick.norm(dim=1, keepdim=True) / pick.shape[1] ** 0.5 * torch.randn(
+                    pick.shape, generator=generator, dtype=pick.dtype)
             self.weight.copy_(pick / pick.norm(dim=1, keepdim=True).clamp_min(1e-12) * norm)
 
     def set_lr(self, fraction: float) -> None:

@@ -73,7 +73,7 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
 
     Args:
         n_hidden: units (dense) or channels (conv) per layer; None: ``(96, 256)`` conv,
-            ``(1000,)`` dense.
+            ``(min(1000, n_samples),)`` dense.
         architecture: ``"auto"``, ``"conv"`` or ``"dense"`` (see the module docstring).
         rule: dense layers only: ``"softhebb"`` or ``"krotov"`` (conv layers use SoftHebb).
         input_shape: ``(C, H, W)`` of the images (None: square single-channel images inferred).
@@ -141,14 +141,19 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
         arch = self.architecture if self.architecture != "auto" else ("conv" if square else "dense")
         return arch, ((1, side, side) if square else (n_features,))
 
-    def _build(self, n_features: int, gen: torch.Generator) -> None:
+    def _build(self, n_features: int, gen: torch.Generator, n_samples: int) -> None:
         arch, shape = self._resolve_shape(n_features)
         if self.feature_learning not in FEATURE_LEARNING:
             raise ValueError(f"feature_learning must be one of {FEATURE_LEARNING}, got {self.feature_learning!r}")
         if self.rule not in ("softhebb", "krotov"):
             raise ValueError(f"rule must be 'softhebb' or 'krotov', got {self.rule!r}")
         defaults = CONV_DEFAULTS if arch == "conv" else DENSE_DEFAULTS
-        hidden = [int(h) for h in np.atleast_1d(self.n_hidden if self.n_hidden is not None else defaults["n_hidden"])]
+        if self.n_hidden is not None:
+            hidden = [int(h) for h in np.atleast_1d(self.n_hidden)]
+        elif arch == "dense":   # one unit per training sample at most (units start on samples)
+            hidden = [min(int(defaults["n_hidden"][0]), max(2, n_samples))]
+        else:
+            hidden = list(defaults["n_hidden"])
         if not hidden or min(hidden) < 1:
             raise ValueError(f"n_hidden must hold positive layer sizes, got {self.n_hidden!r}")
         n = len(hidden)
@@ -169,10 +174,12 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
             n_out = c * h * w
         else:
             act = self.activation or ("relu_power" if krotov else "triangle")
+            image = len(shape) == 3 or math.isqrt(n_features) ** 2 == n_features >= 64
             prev = n_features
-            for ch, lr, t, p in zip(hidden, lrs, temps, powers):
+            for k, (ch, lr, t, p) in enumerate(zip(hidden, lrs, temps, powers)):
                 layers.append(HebbianDense(prev, ch, rule=self.rule, lr=float(lr), temperature=float(t), power=float(p),
-                                           activation=act, generator=gen))
+                                           activation=act, standardise="global" if image or k > 0 else "feature",
+                                           generator=gen))
                 prev = ch
             n_out = prev
         self.architecture_, self.input_shape_, self.layers_, self.n_features_out_ = arch, shape, layers, n_out
@@ -267,12 +274,12 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
                              "to the first partial_fit call")
         return X, idx
 
-    def _init(self, n_features: int) -> torch.Generator:
+    def _init(self, n_features: int, n_samples: int) -> torch.Generator:
         self._check_settings()
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self._gen = torch.Generator().manual_seed(seed)
         self.timings_: dict[str, float] = {}
-        self._build(n_features, self._gen)
+        self._build(n_features, self._gen, n_samples)
         return self._gen
 
     def _fit_readout(self, feats: torch.Tensor, y_idx: np.ndarray, readout: nn.Linear | None) -> None:
@@ -286,7 +293,7 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> "HebbianNetwork":
         """Learn the features by plasticity on ``X``, then the softmax readout on ``(X, y)``. Returns self."""
         X, y_idx = self._prepare(X, y, True)
-        gen = self._init(X.shape[1])
+        gen = self._init(X.shape[1], len(X))
         x = self._images(X)
         sub = x if self.hebb_samples is None else x[torch.randperm(len(x), generator=gen)[:int(self.hebb_samples)]]
         self._learn_features(sub, gen, fit_stats=True)
@@ -307,7 +314,7 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
         X, y_idx = self._prepare(X, y, first, classes)
         if not first and classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
             raise ValueError(f"classes={list(classes)} differs from classes_ {self.classes_.tolist()}: pass the same classes")
-        gen = self._init(X.shape[1]) if first else self._gen
+        gen = self._init(X.shape[1], len(X)) if first else self._gen
         x = self._images(X)
         self._learn_features(x, gen, fit_stats=first)
         feats = self._features(x)

@@ -2,8 +2,8 @@ r"""Plasticity first, gradients second: :class:`HybridClassifier`.
 
 1. **Hebbian pre-training** of the first layer: a dense SoftHebb layer
    (:class:`~._hebb_layers.HebbianDense`, soft winner-take-all,
-   :math:`\Delta w_k = \eta\, y_k (x - u_k w_k)`) learns ``n_hidden`` prototypes of the
-   standardised inputs without labels.
+   :math:`\Delta w_k = \eta\, y_k (x - u_k w_k)`, units initialised on random samples) learns
+   ``n_hidden`` prototypes of the standardised inputs without labels.
 2. **Surrogate-gradient fine-tuning** of the whole spiking network
    ``ConstantEncoder(T) -> Dense -> LIF -> Dense -> LI`` (the library's default spiking classifier,
    :func:`neuroplastic.training.architectures.snn_classifier`): its first ``Dense`` starts from the
@@ -96,6 +96,8 @@ class HybridClassifier(ClassifierMixin, BaseEstimator):
 
     def _pretrain(self, z: torch.Tensor, epochs: int) -> None:
         h = self.hebbian_
+        if epochs > 0:
+            h.init_from_data(z, self._gen)   # every unit starts on a sample (no dead units)
         for _ in range(epochs):
             order = torch.randperm(len(z), generator=self._gen)
             for i in range(0, len(z), int(self.hebb_batch_size)):

@@ -1,0 +1,258 @@
+"""Networks trained by plasticity: accuracy against their baselines, and speed against BindsNET.
+
+    python benchmarks/bench_plasticity.py --what all --bindsnet-python /tmp/bn_venv/bin/python
+    python benchmarks/bench_plasticity.py --what speed --bindsnet-python /tmp/bn_venv/bin/python
+    python benchmarks/bench_plasticity.py --what hebbian --fashion
+
+Sections (``--what``):
+
+* ``hebbian``: :class:`HebbianNetwork` (default 2-layer SoftHebb convolutions + softmax readout) on
+  digits, MNIST 8k/2k and (``--fashion``) Fashion-MNIST 60k/10k, against the same architecture
+  with random filters and against k-means with as many clusters as the layers' units + label
+  assignment; the dense SoftHebb winner-take-all layer read out by label assignment against
+  k-means of the same size.
+* ``diehl_cook``: :class:`DiehlCook` (400 neurons, default settings) on MNIST 8k/2k, sequential
+  (``batch_size=1``) and batched (``batch_size=16``), against k-means with 400 clusters.
+* ``speed``: milliseconds to train on one image (350 steps of 1 ms, STDP on, 100 and 400
+  excitatory neurons): our fused C presentation, our pure-torch reference, and BindsNET 0.3.4's
+  ``DiehlAndCook2015`` run in its own virtual environment (``--bindsnet-python``) in the same
+  invocation, on the same images.
+* ``hybrid``: :class:`HybridClassifier` on digits against the frozen-Hebbian and random-init runs.
+
+BindsNET recipe (no dependency resolution: it pins a newer torch and imports torchvision,
+gymnasium and cv2 at package import)::
+
+    python -m venv --system-site-packages /tmp/bn_venv
+    /tmp/bn_venv/bin/pip install --no-deps bindsnet==0.3.4
+
+The worker (``--bindsnet-worker``) registers empty stand-ins for the missing optional modules in
+``sys.meta_path`` before importing ``bindsnet.models``; only ``bindsnet.network``/``models``/
+``learning``/``encoding`` code runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+STUBBED = ("torchvision", "gymnasium", "cv2", "pandas", "tensorboardX", "ale_py", "foolbox")
+
+
+# --------------------------------------------------------------------------- BindsNET worker
+def _install_stubs() -> None:
+    import importlib.abc
+    import importlib.machinery
+    import types
+
+    class _Meta(type):
+        def __getattr__(cls, name):  # any attribute is another stand-in class
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return _Meta(name, (), {})
+
+    class _Mod(types.ModuleType):
+        def __getattr__(self, name):
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return _Meta(name, (), {})
+
+    class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, fullname, path, target=None):
+            if fullname.split(".")[0] in STUBBED:
+                return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+            return None
+
+        def create_module(self, spec):
+            return _Mod(spec.name)
+
+        def exec_module(self, module):
+            module.__path__ = []
+
+    sys.meta_path.insert(0, _Finder())
+
+
+def bindsnet_worker(images: str, n_neurons: int, warmup: int) -> None:
+    _install_stubs()
+    import torch
+    from bindsnet.encoding import poisson
+    from bindsnet.models import DiehlAndCook2015
+
+    import bindsnet
+
+    x = torch.as_tensor(np.load(images))
+    net = DiehlAndCook2015(n_inpt=784, n_neurons=n_neurons, exc=22.5, inh=17.5, dt=1.0, norm=78.4, theta_plus=0.05,
+                           inpt_shape=(1, 28, 28))
+    wall, cpu = [], []
+    for k in range(len(x)):
+        spikes = poisson(datum=x[k].reshape(1, 28, 28) * 63.75, time=350, dt=1.0).unsqueeze(1)
+        w0, c0 = time.perf_counter(), time.process_time()
+        net.run(inputs={"X": spikes}, time=350)
+        if k >= warmup:
+            wall.append(time.perf_counter() - w0)
+            cpu.append(time.process_time() - c0)
+        net.reset_state_variables()
+    print(json.dumps({"version": getattr(bindsnet, "__version__", "0.3.4"), "torch": torch.__version__,
+                      "threads": torch.get_num_threads(), "n_neurons": n_neurons, "samples": len(wall),
+                      "wall_ms": 1e3 * statistics.median(wall), "cpu_ms": 1e3 * statistics.median(cpu)}))
+
+
+# --------------------------------------------------------------------------- sections
+def _timed(fn):
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w0, time.process_time() - c0
+
+
+def section_hebbian(fashion: bool) -> dict:
+    from neuroplastic.datasets import load_fashion_mnist, load_split, mnist_split
+    from neuroplastic.plasticity.networks import HebbianNetwork, kmeans_label_accuracy
+
+    sets = {"digits": lambda: load_split("digits"), "mnist": mnist_split}
+    if fashion:
+        sets["fashion"] = load_fashion_mnist
+    res = {}
+    for name, load in sets.items():
+        d = load()
+        row = {}
+        for fl in ("hebbian", "random"):
+            clf, wall, cpu = _timed(lambda: HebbianNetwork(feature_learning=fl, hebb_samples=10000,
+                                                           random_state=0).fit(d.x_train, d.y_train))
+            row[fl] = {"accuracy": clf.score(d.x_test, d.y_test), "fit_wall_s": wall, "fit_cpu_s": cpu,
+                       "timings": clf.timings_, "n_features": clf.n_features_out_}
+            print(name, fl, row[fl], flush=True)
+        for k in (96, 256):
+            row[f"kmeans{k}"] = kmeans_label_accuracy(d.x_train, d.y_train, d.x_test, d.y_test, k, seed=0)
+            print(name, f"kmeans{k}", row[f"kmeans{k}"], flush=True)
+        if name != "fashion":   # dense winner-take-all layer read out by label assignment
+            units = 64 if name == "digits" else 400
+            for fl in ("hebbian", "random"):
+                clf = HebbianNetwork(architecture="dense", n_hidden=(units,), hebb_epochs=3, feature_learning=fl,
+                                     random_state=0).fit(d.x_train, d.y_train)
+                row[f"dense{units}_{fl}"] = {
+                    "label_assignment": clf.label_assignment_score(d.x_train, d.y_train, d.x_test, d.y_test),
+                    "readout": clf.score(d.x_test, d.y_test)}
+                print(name, f"dense{units}_{fl}", row[f"dense{units}_{fl}"], flush=True)
+            row[f"kmeans{units}"] = kmeans_label_accuracy(d.x_train, d.y_train, d.x_test, d.y_test, units, seed=0)
+            print(name, f"kmeans{units}", row[f"kmeans{units}"], flush=True)
+        res[name] = row
+    return res
+
+
+def section_diehl_cook(batch_sizes: list[int]) -> dict:
+    from neuroplastic.datasets import mnist_split
+    from neuroplastic.plasticity.networks import DiehlCook, kmeans_label_accuracy
+
+    d = mnist_split()
+    res = {}
+    for bs in batch_sizes:
+        clf, wall, cpu = _timed(lambda: DiehlCook(batch_size=bs, random_state=0).fit(d.x_train, d.y_train))
+        res[f"batch{bs}"] = {"accuracy": clf.score(d.x_test, d.y_test), "train_accuracy_2k": clf.score(d.x_train[:2000], d.y_train[:2000]),
+                             "fit_wall_s": wall, "fit_cpu_s": cpu, "train_s": clf.fit_seconds_,
+                             "presentations": clf.n_presentations_, "retries": clf.n_retries_,
+                             "unassigned": int((clf.labels_ < 0).sum()), "epochs": clf.epochs}
+        print("diehl_cook", bs, res[f"batch{bs}"], flush=True)
+    res["kmeans400"] = kmeans_label_accuracy(d.x_train, d.y_train, d.x_test, d.y_test, 400, seed=0, minibatch=False)
+    print("kmeans400", res["kmeans400"], flush=True)
+    return res
+
+
+def section_speed(bindsnet_python: str | None, n_samples: int) -> dict:
+    import torch
+
+    from neuroplastic.datasets import mnist_split
+    from neuroplastic.plasticity.networks import DiehlCookParams
+    from neuroplastic.plasticity.networks._dc_c import present_c
+    from neuroplastic.plasticity.networks._dc_engine import normalize_input_major_, present_reference
+
+    x = torch.as_tensor(mnist_split().x_train[:n_samples + 2])
+    p = DiehlCookParams()
+    res = {"torch_threads": torch.get_num_threads()}
+    for n in (100, 400):
+        row = {}
+        for name, fn, count in (("neuroplastic_c", present_c, n_samples), ("neuroplastic_reference", present_reference, 3)):
+            g = torch.Generator().manual_seed(0)
+            w = (0.3 * torch.rand(784, n, generator=g)).contiguous()
+            normalize_input_major_(w, p.norm)
+            theta = torch.zeros(n)
+            fn(w, theta, x[:1] * (p.max_rate * p.dt), p, learn=True, generator=g)   # warm-up (and C build)
+            wall, cpu = [], []
+            for k in range(count):
+                w0, c0 = time.perf_counter(), time.process_time()
+                fn(w, theta, x[k + 1:k + 2] * (p.max_rate * p.dt), p, learn=True, generator=g)
+                normalize_input_major_(w, p.norm)
+                wall.append(time.perf_counter() - w0)
+                cpu.append(time.process_time() - c0)
+            row[name] = {"wall_ms": 1e3 * statistics.median(wall), "cpu_ms": 1e3 * statistics.median(cpu), "samples": count}
+        if bindsnet_python:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "images.npy")
+                np.save(path, x[:min(n_samples, 40) + 2].numpy())
+                out = subprocess.run([bindsnet_python, __file__, "--bindsnet-worker", path, str(n), "2"],
+                                     capture_output=True, text=True, cwd=tmp)
+                if out.returncode != 0:
+                    row["bindsnet"] = {"error": out.stderr.strip()[-2000:]}
+                else:
+                    row["bindsnet"] = json.loads(out.stdout.strip().splitlines()[-1])
+            if "wall_ms" in row.get("bindsnet", {}):
+                row["speedup_wall"] = row["bindsnet"]["wall_ms"] / row["neuroplastic_c"]["wall_ms"]
+                row["speedup_cpu"] = row["bindsnet"]["cpu_ms"] / row["neuroplastic_c"]["cpu_ms"]
+        res[f"n{n}"] = row
+        print("speed", n, row, flush=True)
+    return res
+
+
+def section_hybrid() -> dict:
+    from neuroplastic.datasets import load_split
+    from neuroplastic.plasticity.networks import HybridClassifier
+
+    s = load_split("digits")
+    res = {}
+    for name, kw in (("frozen_hebbian", dict(freeze_hebbian=True)), ("hybrid", {}), ("random_init", dict(hebb_epochs=0))):
+        clf, wall, cpu = _timed(lambda: HybridClassifier(random_state=0, **kw).fit(s.x_train, s.y_train))
+        res[name] = {"accuracy": clf.score(s.x_test, s.y_test), "fit_wall_s": wall, "fit_cpu_s": cpu}
+        print("hybrid", name, res[name], flush=True)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--what", default="all", choices=("all", "hebbian", "diehl_cook", "speed", "hybrid"))
+    ap.add_argument("--fashion", action="store_true", help="include Fashion-MNIST 60k/10k (about 15 min)")
+    ap.add_argument("--bindsnet-python", default=None, help="python of a venv with bindsnet 0.3.4 (see the docstring)")
+    ap.add_argument("--speed-samples", type=int, default=50)
+    ap.add_argument("--dc-batch-sizes", default="1,16")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads for our side")
+    ap.add_argument("--out", type=Path, default=Path("/tmp/bench_plasticity.json"))
+    ap.add_argument("--bindsnet-worker", nargs=3, metavar=("IMAGES", "N_NEURONS", "WARMUP"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.bindsnet_worker:
+        images, n, warm = args.bindsnet_worker
+        bindsnet_worker(images, int(n), int(warm))
+        return
+    import torch
+
+    torch.set_num_threads(args.threads)
+    res = {"cpu_count": os.cpu_count(), "load_avg_start": os.getloadavg()}
+    if args.what in ("all", "speed"):
+        res["speed"] = section_speed(args.bindsnet_python, args.speed_samples)
+    if args.what in ("all", "hybrid"):
+        res["hybrid"] = section_hybrid()
+    if args.what in ("all", "diehl_cook"):
+        res["diehl_cook"] = section_diehl_cook([int(b) for b in args.dc_batch_sizes.split(",")])
+    if args.what in ("all", "hebbian"):
+        res["hebbian"] = section_hebbian(args.fashion)
+    res["load_avg_end"] = os.getloadavg()
+    args.out.write_text(json.dumps(res, indent=1, default=float))
+    print(f"results written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
