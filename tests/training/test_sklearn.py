@@ -93,11 +93,13 @@ def test_same_random_state_same_predictions() -> None:
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("mode", ["plasticity", "hybrid"])
-def test_plasticity_learning_is_not_available_yet(mode: str) -> None:
+@pytest.mark.parametrize("mode, delegate", [("plasticity", "HebbianNetwork"), ("hybrid", "HybridClassifier")])
+def test_plasticity_learning_delegates(mode: str, delegate: str) -> None:
     X, y = blobs()
-    with pytest.raises(NotImplementedError, match="learning='gradient'"):
-        SNNClassifier(learning=mode).fit(X, y)
+    clf = SNNClassifier(learning=mode, hidden_layer_sizes=(16,), max_epochs=3, random_state=0, device="cpu").fit(X, y)
+    assert type(clf.estimator_).__name__ == delegate
+    assert list(clf.classes_) == list(np.unique(y)) and clf.predict(X).shape == y.shape
+    np.testing.assert_allclose(clf.predict_proba(X).sum(1), 1.0, atol=1e-5)
 
 
 @pytest.mark.parametrize("est,match", [

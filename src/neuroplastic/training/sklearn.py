@@ -176,9 +176,14 @@ class SNNClassifier(_NeuroplasticClassifier):
         readout: ``"max"`` or ``"mean"`` membrane over time.
         label_smoothing: label smoothing of the cross-entropy (0.1 was worth +0.6 % validation
             accuracy on digits).
-        learning: ``"gradient"`` (surrogate-gradient backprop). ``"plasticity"`` and
-            ``"hybrid"`` (local rules, alone or mixed with gradients) are reserved for the
-            plasticity engine and raise ``NotImplementedError`` for now.
+        learning: ``"gradient"`` (surrogate-gradient backprop); ``"plasticity"``: features learned
+            by Hebbian plasticity + softmax readout, delegated to
+            :class:`neuroplastic.plasticity.networks.HebbianNetwork` with its defaults (SoftHebb
+            convolutions for square images; ``max_epochs``, ``batch_size``, ``learning_rate`` set the
+            readout; the other spiking settings are not used); ``"hybrid"``: Hebbian-pretrained
+            first layer, then BPTT of the whole spiking network, delegated to
+            :class:`neuroplastic.plasticity.networks.HybridClassifier` (one hidden layer). The
+            delegate is kept as ``estimator_``.
         max_epochs: training epochs (None: the architecture's tuned default).
         batch_size: mini-batch size (None: tuned default).
         learning_rate: Adam learning rate (None: tuned default).
@@ -219,12 +224,65 @@ class SNNClassifier(_NeuroplasticClassifier):
     def _check_settings(self) -> None:
         if self.learning not in LEARNING_MODES:
             raise ValueError(f"unknown learning {self.learning!r}: choose one of {', '.join(LEARNING_MODES)}")
-        if self.learning != "gradient":
-            raise NotImplementedError(
-                f"learning={self.learning!r} (local plasticity rules) is not available yet: the plasticity engine "
-                "does not drive SNNClassifier so far; use learning='gradient' (surrogate-gradient training)"
-            )
         super()._check_settings()
+
+    # ---- learning="plasticity" | "hybrid": delegate to neuroplastic.plasticity.networks
+    def _plastic_estimator(self) -> Any:
+        from neuroplastic.plasticity.networks import HebbianNetwork, HybridClassifier
+
+        if self.learning == "plasticity":
+            kw: dict[str, Any] = {}
+            if self.max_epochs is not None:
+                kw["readout_epochs"] = int(self.max_epochs)
+            if self.batch_size is not None:
+                kw["readout_batch_size"] = int(self.batch_size)
+            if self.learning_rate is not None:
+                kw["readout_lr"] = float(self.learning_rate)
+            return HebbianNetwork(random_state=self.random_state, verbose=self.verbose, **kw)
+        hidden = np.atleast_1d(self.hidden_layer_sizes)
+        if len(hidden) != 1:
+            raise ValueError(f"learning='hybrid' pre-trains one hidden layer, got hidden_layer_sizes={tuple(hidden)}: "
+                             "pass one width, e.g. hidden_layer_sizes=(256,)")
+        return HybridClassifier(n_hidden=int(hidden[0]), num_steps=int(self.num_steps), tau_mem=float(self.tau_mem),
+                                r=float(self.r), finetune_epochs=20 if self.max_epochs is None else int(self.max_epochs),
+                                batch_size=self.batch_size, learning_rate=self.learning_rate,
+                                random_state=self.random_state, verbose=self.verbose,
+                                device="cpu" if self.device == "auto" else self.device)
+
+    def fit(self, X: Any, y: Any) -> "SNNClassifier":
+        """Train a new network on ``X`` and labels ``y`` (see ``learning``). Returns self."""
+        self.__dict__.pop("estimator_", None)
+        if self.learning not in ("plasticity", "hybrid"):
+            return super().fit(X, y)
+        self._check_settings()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        self.estimator_ = self._plastic_estimator().fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Sequence[Any] | None = None) -> "SNNClassifier":
+        """One epoch on this batch (``learning="plasticity"``: one plasticity pass + readout epochs)."""
+        if self.learning not in ("plasticity", "hybrid"):
+            return super().partial_fit(X, y, classes)
+        first = not hasattr(self, "estimator_")
+        if first:
+            self._check_settings()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=first)
+        if first:
+            self.estimator_ = self._plastic_estimator()
+        self.estimator_.partial_fit(X, y, classes=classes)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        if not hasattr(self, "estimator_"):
+            return super().predict_proba(X)
+        return self.estimator_.predict_proba(validate_data(self, X, dtype=[np.float64, np.float32], reset=False))
+
+    def predict(self, X: Any) -> np.ndarray:
+        if not hasattr(self, "estimator_"):
+            return super().predict(X)
+        return self.estimator_.predict(validate_data(self, X, dtype=[np.float64, np.float32], reset=False))
 
     def _compile_options(self, comp: dict[str, Any]) -> dict[str, Any]:
         comp["loss_options"] = {**comp.get("loss_options", {}), "label_smoothing": float(self.label_smoothing)}
