@@ -18,6 +18,7 @@ Sections (``--what``):
   ``DiehlAndCook2015`` run in its own virtual environment (``--bindsnet-python``) in the same
   invocation, on the same images.
 * ``hybrid``: :class:`HybridClassifier` on digits against the frozen-Hebbian and random-init runs.
+* ``sklearn``: ``SNNClassifier(learning="plasticity")`` with no other argument on MNIST 8k/2k.
 
 BindsNET recipe (no dependency resolution: it pins a newer torch and imports torchvision,
 gymnasium and cv2 at package import)::
@@ -222,9 +223,22 @@ def section_hybrid() -> dict:
     return res
 
 
+def section_sklearn() -> dict:
+    """The bar as a user meets it: ``SNNClassifier(learning="plasticity")`` with no other argument."""
+    from neuroplastic.datasets import mnist_split
+    from neuroplastic.training.sklearn import SNNClassifier
+
+    d = mnist_split()
+    clf, wall, cpu = _timed(lambda: SNNClassifier(learning="plasticity").fit(d.x_train, d.y_train))
+    res = {"accuracy": clf.score(d.x_test, d.y_test), "fit_wall_s": wall, "fit_cpu_s": cpu,
+           "delegate": type(clf.estimator_).__name__, "timings": clf.estimator_.timings_}
+    print("SNNClassifier(learning='plasticity') on MNIST 8k/2k", res, flush=True)
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--what", default="all", choices=("all", "hebbian", "diehl_cook", "speed", "hybrid"))
+    ap.add_argument("--what", default="all", choices=("all", "hebbian", "diehl_cook", "speed", "hybrid", "sklearn"))
     ap.add_argument("--fashion", action="store_true", help="include Fashion-MNIST 60k/10k (about 15 min)")
     ap.add_argument("--bindsnet-python", default=None, help="python of a venv with bindsnet 0.3.4 (see the docstring)")
     ap.add_argument("--speed-samples", type=int, default=50)
@@ -245,6 +259,8 @@ def main() -> None:
         res["speed"] = section_speed(args.bindsnet_python, args.speed_samples)
     if args.what in ("all", "hybrid"):
         res["hybrid"] = section_hybrid()
+    if args.what in ("all", "sklearn"):
+        res["sklearn"] = section_sklearn()
     if args.what in ("all", "diehl_cook"):
         res["diehl_cook"] = section_diehl_cook([int(b) for b in args.dc_batch_sizes.split(",")])
     if args.what in ("all", "hebbian"):

@@ -16,6 +16,7 @@ library cannot be built.
 from __future__ import annotations
 
 import ctypes
+import math
 
 import torch
 
@@ -233,16 +234,10 @@ def present_c(
     rc = getattr(lib, f"dc_present_{suffix}")(
         weight.data_ptr(), theta.data_ptr(), rates_c.data_ptr(), None if spk is None else spk.data_ptr(),
         counts.data_ptr(), b, n_in, n, T,
-        p.v_rest, _exp(-p.dt / p.tau_mem), p.v_reset, p.v_th, p.ref_steps, -p.w_inh, int(p.one_spike),
-        p.theta_plus, _exp(-p.dt / p.tau_theta), p.nu_pre, p.nu_post, _exp(-p.dt / p.tau_pre),
-        _exp(-p.dt / p.tau_post), int(p.trace == "nearest"), p.wmin, p.wmax, int(learn), seed,
+        p.v_rest, math.exp(-p.dt / p.tau_mem), p.v_reset, p.v_th, p.ref_steps, -p.w_inh, int(p.one_spike),
+        p.theta_plus, math.exp(-p.dt / p.tau_theta), p.nu_pre, p.nu_post, math.exp(-p.dt / p.tau_pre),
+        math.exp(-p.dt / p.tau_post), int(p.trace == "nearest"), p.wmin, p.wmax, int(learn), seed,
     )
     if rc != 0:
         raise MemoryError("the Diehl & Cook C kernel could not allocate its buffers: use a smaller batch_size")
     return counts
-
-
-def _exp(x: float) -> float:
-    import math
-
-    return math.exp(x)

@@ -68,6 +68,16 @@ def _per_layer(value: Any, default: Sequence[Any], n: int, name: str) -> list[An
     return list(value)
 
 
+def _std(f: torch.Tensor) -> float:
+    """Standard deviation of all entries, accumulated in float64 in chunks (f may be float16)."""
+    n, s1, s2 = f.numel(), 0.0, 0.0
+    for i in range(0, len(f), 4096):
+        c = f[i:i + 4096].double()
+        s1, s2 = s1 + float(c.sum()), s2 + float((c * c).sum())
+    mean = s1 / max(n, 1)
+    return max((s2 / max(n, 1) - mean * mean) ** 0.5, 1e-12)
+
+
 class HebbianNetwork(ClassifierMixin, BaseEstimator):
     """Features learned by competitive Hebbian plasticity, read out by a softmax trained with Adam.
 
@@ -256,8 +266,12 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
             if self.verbose:
                 print(f"HebbianNetwork: layer {k} ({self.feature_learning}) {self.timings_[f'layer{k}']:.1f} s", flush=True)
 
-    def _features(self, x: torch.Tensor) -> torch.Tensor:
-        return self._batched(x, len(self.layers_)).flatten(1)
+    def _features(self, x: torch.Tensor, store: bool = False) -> torch.Tensor:
+        """Features ``[n, n_features_out_]``; with ``store``, kept in float16 when they would take
+        more than 1 GB in float32 (Fashion-MNIST: 70k x 12,544), the readout casts each batch back."""
+        out = [self._forward_to(x[i:i + 250], len(self.layers_)).flatten(1) for i in range(0, len(x), 250)]
+        big = store and len(x) * self.n_features_out_ * 4 > 1 << 30
+        return torch.cat([o.half() for o in out] if big else out)
 
     # ------------------------------------------------------------------ scikit-learn API
     def _prepare(self, X: Any, y: Any, first: bool, classes: Any = None) -> tuple[np.ndarray, np.ndarray]:
@@ -285,9 +299,10 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
     def _fit_readout(self, feats: torch.Tensor, y_idx: np.ndarray, readout: nn.Linear | None) -> None:
         t0 = time.perf_counter()
         self.readout_ = train_linear_readout(
-            feats / self.feature_scale_, torch.as_tensor(y_idx), len(self.classes_), epochs=int(self.readout_epochs),
+            feats, torch.as_tensor(y_idx), len(self.classes_), epochs=int(self.readout_epochs),
             batch_size=int(self.readout_batch_size), lr=float(self.readout_lr), dropout=float(self.dropout),
-            weight_decay=float(self.weight_decay), readout=readout, generator=self._gen)
+            weight_decay=float(self.weight_decay), readout=readout, generator=self._gen,
+            feature_scale=self.feature_scale_)
         self.timings_["readout"] = self.timings_.get("readout", 0.0) + time.perf_counter() - t0
 
     def fit(self, X: Any, y: Any) -> "HebbianNetwork":
@@ -298,9 +313,9 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
         sub = x if self.hebb_samples is None else x[torch.randperm(len(x), generator=gen)[:int(self.hebb_samples)]]
         self._learn_features(sub, gen, fit_stats=True)
         t0 = time.perf_counter()
-        feats = self._features(x)
+        feats = self._features(x, store=True)
         self.timings_["features"] = time.perf_counter() - t0
-        self.feature_scale_ = float(feats.std().clamp_min(1e-12))
+        self.feature_scale_ = _std(feats)
         self._fit_readout(feats, y_idx, None)
         return self
 
@@ -317,9 +332,9 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
         gen = self._init(X.shape[1], len(X)) if first else self._gen
         x = self._images(X)
         self._learn_features(x, gen, fit_stats=first)
-        feats = self._features(x)
+        feats = self._features(x, store=True)
         if first:
-            self.feature_scale_ = float(feats.std().clamp_min(1e-12))
+            self.feature_scale_ = _std(feats)
         self._fit_readout(feats, y_idx, None if first else self.readout_)
         return self
 

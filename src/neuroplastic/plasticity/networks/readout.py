@@ -166,6 +166,7 @@ def train_linear_readout(
     readout: nn.Linear | None = None,
     generator: torch.Generator | None = None,
     lr_decay: bool = True,
+    feature_scale: float = 1.0,
 ) -> nn.Linear:
     """Fit (or keep fitting) a softmax readout ``logits = W f + b`` on frozen features with Adam.
 
@@ -181,6 +182,7 @@ def train_linear_readout(
         readout: an existing layer to keep training (``partial_fit``); a new one otherwise.
         generator: RNG for initialisation, shuffling and dropout.
         lr_decay: cosine-anneal the learning rate.
+        feature_scale: each batch of features is divided by it (``features`` may be float16).
 
     Returns:
         The trained :class:`torch.nn.Linear`.
@@ -205,7 +207,7 @@ def train_linear_readout(
         order = torch.randperm(n, generator=generator)
         for i in range(0, n, batch_size):
             idx = order[i:i + batch_size]
-            fb = f[idx].to(readout.weight.dtype)
+            fb = f[idx].to(readout.weight.dtype) / feature_scale
             if dropout > 0:
                 keep = torch.rand(fb.shape, generator=generator, dtype=fb.dtype) >= dropout
                 fb = fb * keep / (1.0 - dropout)
