@@ -32,7 +32,7 @@ class DemoRow:
     kind: str
     test_accuracy: float
     train_seconds: float
-    parameters: int
+    parameters: int | None
     spikes_per_sample: float | None = None
     synaptic_ops_per_sample: float | None = None
     energy_nj_per_sample: float | None = None
@@ -108,8 +108,27 @@ def _train_plasticity(split: Any, quick: bool, seed: int, verbose: int) -> tuple
         return None
     secs = time.perf_counter() - t0
     acc = float(clf.score(split.x_test, split.y_test))
-    n_params = int(getattr(clf, "n_parameters_", 0) or 0)
+    n_params = _count_parameters(clf)
     return DemoRow("plasticity network + readout", "plasticity", acc, secs, n_params), clf
+
+
+def _count_parameters(obj: Any) -> int | None:
+    """Learned tensor elements of a fitted estimator (its modules and tensors), None if unknown."""
+    seen: set[int] = set()
+    total = 0
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        if isinstance(o, torch.nn.Module):
+            total += sum(p.numel() for p in o.parameters()) + sum(b.numel() for b in o.buffers())
+        elif isinstance(o, torch.Tensor):
+            total += o.numel()
+        elif hasattr(o, "__dict__") and type(o).__module__.startswith("neuroplastic"):
+            stack.extend(v for k, v in vars(o).items() if k.endswith("_") or isinstance(v, (torch.nn.Module, torch.Tensor)))
+    return total or None
 
 
 def _fmt(v: Any, spec: str) -> str:
@@ -122,7 +141,7 @@ def format_table(dataset: str, rows: list[DemoRow]) -> str:
     lines = [f"neuroplastic demo: {dataset} (stratified 75/25 split, seed 0)", head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r.model:<34} {r.test_accuracy * 100:>7.2f}% {r.train_seconds:>8.1f} {r.parameters:>8d} "
+            f"{r.model:<34} {r.test_accuracy * 100:>7.2f}% {r.train_seconds:>8.1f} {_fmt(r.parameters, '>8d')} "
             f"{_fmt(r.spikes_per_sample, '>13.1f')} {_fmt(r.synaptic_ops_per_sample, '>14.3g')} {_fmt(r.energy_nj_per_sample, '>9.2f')}"
         )
     return "\n".join(lines)
