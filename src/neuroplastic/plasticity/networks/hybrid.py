@@ -7,11 +7,13 @@ r"""Plasticity first, gradients second: :class:`HybridClassifier`.
 2. **Surrogate-gradient fine-tuning** of the whole spiking network
    ``ConstantEncoder(T) -> Dense -> LIF -> Dense -> LI`` (the library's default spiking classifier,
    :func:`neuroplastic.training.architectures.snn_classifier`): its first ``Dense`` starts from the
-   Hebbian weights, rescaled so that the initial input currents have unit standard deviation
-   (the LIF threshold) over the training set, and centred by a bias (the triangle activation's
-   "above the average unit" competition, :math:`b_k = -\bar u` on the training set); then every
-   weight is trained by backpropagation through time with the model's tuned settings (Adam,
-   cross-entropy on the readout membrane's maximum, :class:`neuroplastic.training.Model`).
+   Hebbian prototypes minus their average, :math:`W_0 = g\,(W - \bar w)` (the component every
+   prototype shares would make all hidden currents move together; subtracting it is the triangle
+   activation's "above the average unit" competition moved into the weights), with the gain
+   :math:`g` giving the initial input currents unit standard deviation over the training set (the
+   LIF threshold) and a bias centring each unit's current; then every weight is trained by
+   backpropagation through time with the model's tuned settings (Adam, cross-entropy on the
+   readout membrane's maximum, :class:`neuroplastic.training.Model`).
    ``freeze_hebbian=True`` keeps the Hebbian layer fixed (only the readout learns).
 
 The spiking network sees the same standardised input as the Hebbian layer (one global mean and
@@ -114,10 +116,11 @@ class HybridClassifier(ClassifierMixin, BaseEstimator):
         first = self.model_.module[1]
         with torch.no_grad():
             if int(self.hebb_epochs) > 0:
-                u = z @ self.hebbian_.weight.T  # the layer's own standardisation is the identity here
-                gain = 1.0 / float(u.std().clamp_min(1e-12))
-                first.weight.copy_(self.hebbian_.weight * gain)
-                first.bias.copy_(-(u.mean() * gain).expand_as(first.bias))
+                w = self.hebbian_.weight - self.hebbian_.weight.mean(0, keepdim=True)  # drop the shared "ink"
+                u = z @ w.T
+                gain = 1.0 / float((u - u.mean(0)).std().clamp_min(1e-12))
+                first.weight.copy_(w * gain)
+                first.bias.copy_(-u.mean(0) * gain)
             if self.freeze_hebbian:
                 first.weight.requires_grad_(False)
                 first.bias.requires_grad_(False)
