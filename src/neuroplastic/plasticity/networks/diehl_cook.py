@@ -53,7 +53,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from neuroplastic._core.registry import get_backend
 from neuroplastic.plasticity.networks import _dc_c  # noqa: F401  (registers the fused backend)
 from neuroplastic.plasticity.networks._dc_engine import OP, DiehlCookParams, normalize_input_major_
-from neuroplastic.plasticity.networks.readout import assign_labels, assignment_scores
+from neuroplastic.plasticity.networks.readout import assignment_scores
 
 __all__ = ["DiehlCook"]
 
