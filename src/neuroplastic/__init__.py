@@ -31,6 +31,7 @@ from neuroplastic import kernels as _kernels  # noqa: F401  (registers the fused
 from neuroplastic import compress, robustness  # noqa: F401  (compress registers the 'pruned' architecture)
 from neuroplastic.compress import EnergyModel, profile, prune_magnitude, quantize_weights
 from neuroplastic.io import load, save
+from neuroplastic.plasticity.networks import DiehlCook, HebbianNetwork, HybridClassifier
 from neuroplastic.plasticity import (
     BCM,
     KWTA,
@@ -63,6 +64,7 @@ from neuroplastic.training import (
 )
 
 __all__ = [
+    "DiehlCook", "HebbianNetwork", "HybridClassifier",
     "CSVLogger", "EarlyStopping", "History", "LambdaCallback", "ModelCheckpoint", "TensorBoard", "WandbCallback",
     "EnergyModel", "SpikingAnomalyDetector", "SpikingForecaster", "compress", "evaluate_prequential", "profile",
     "prune_magnitude", "quantize_weights", "robustness",
