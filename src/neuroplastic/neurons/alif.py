@@ -17,10 +17,10 @@ from typing import NamedTuple
 
 import torch
 
-from neuroplastic._core.checks import check_in_choices, check_positive
+from neuroplastic._core.checks import check_positive
 from neuroplastic.neurons._base import NeuronCell, NeuronSequence, register_reference
-from neuroplastic.neurons.lif import RESETS, apply_reset
-from neuroplastic.neurons.surrogate import SurrogateLike, as_surrogate
+from neuroplastic.neurons.lif import apply_reset, validate_lif_fields
+from neuroplastic.neurons.surrogate import SurrogateLike
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,9 @@ class ALIFParams:
     detach_reset: bool = False
 
     def __post_init__(self) -> None:
-        check_positive("tau_mem", self.tau_mem)
+        validate_lif_fields(self)
         check_positive("tau_adapt", self.tau_adapt)
         check_positive("beta", self.beta, allow_zero=True)
-        check_positive("t_ref", self.t_ref, allow_zero=True)
-        check_in_choices("reset", self.reset, RESETS)
-        if not math.isfinite(self.v_th) or self.v_th <= self.v_reset:
-            raise ValueError(f"v_th ({self.v_th}) must be finite and above v_reset ({self.v_reset}): raise v_th or lower v_reset")
-        object.__setattr__(self, "surrogate", as_surrogate(self.surrogate))
 
 
 class ALIFState(NamedTuple):

@@ -39,6 +39,17 @@ from neuroplastic.neurons.surrogate import Surrogate, SurrogateLike, as_surrogat
 RESETS = ("subtract", "zero", "none")
 
 
+def validate_lif_fields(p) -> None:
+    """Validate the fields LIF-family params share (``tau_mem``, ``t_ref``, ``reset``, ``v_th`` vs
+    ``v_reset``) and coerce ``surrogate``; used by LIF and adaptive LIF params."""
+    check_positive("tau_mem", p.tau_mem)
+    check_positive("t_ref", p.t_ref, allow_zero=True)
+    check_in_choices("reset", p.reset, RESETS)
+    if not math.isfinite(p.v_th) or p.v_th <= p.v_reset:
+        raise ValueError(f"v_th ({p.v_th}) must be finite and above v_reset ({p.v_reset}): raise v_th or lower v_reset")
+    object.__setattr__(p, "surrogate", as_surrogate(p.surrogate))
+
+
 @dataclass(frozen=True)
 class LIFParams:
     """Parameters of the LIF neuron (SI units: seconds, arbitrary voltage units).
@@ -66,12 +77,7 @@ class LIFParams:
     detach_reset: bool = False
 
     def __post_init__(self) -> None:
-        check_positive("tau_mem", self.tau_mem)
-        check_positive("t_ref", self.t_ref, allow_zero=True)
-        check_in_choices("reset", self.reset, RESETS)
-        if not math.isfinite(self.v_th) or self.v_th <= self.v_reset:
-            raise ValueError(f"v_th ({self.v_th}) must be finite and above v_reset ({self.v_reset}): raise v_th or lower v_reset")
-        object.__setattr__(self, "surrogate", as_surrogate(self.surrogate))
+        validate_lif_fields(self)
 
     def decay(self, dt: float) -> float:
         """Membrane decay factor per step, :math:`e^{-dt/\\tau_m}` (derived, never stored)."""
