@@ -4,6 +4,7 @@ Spiking neurons (LIF, adaptive LIF, Izhikevich), rate neurons, surrogate-gradien
 synaptic plasticity and event-driven simulation, with Keras-, scikit-learn- and River-style
 interfaces.
 """
+from neuroplastic._core.checks import set_finite_checks
 from neuroplastic._core.seed import seed_everything
 from neuroplastic._version import __version__
 from neuroplastic.encoding import (
@@ -75,7 +76,7 @@ __all__ = [
     "IzhikevichCell", "LI", "LICell", "LIF", "LIFCell", "LatencyEncoder", "MLPClassifier",
     "MaxPool2d", "Model", "NetState", "Network", "PopulationEncoder", "Rate", "RateEncoder", "RecurrentLIF",
     "SNNClassifier", "Sequential", "SpikeMonitor", "StateMonitor", "Surrogate", "__version__", "build_model", "load", "save",
-    "seed_everything",
+    "seed_everything", "set_finite_checks",
 ]
 
 

@@ -9,6 +9,8 @@ returned. Fast kernels register beside the pure-torch reference in :mod:`._core.
 from neuroplastic._core.checks import (
     check_batch,
     check_finite,
+    finite_check_mode,
+    set_finite_checks,
     check_in_choices,
     check_positive,
     check_time_first,
@@ -20,6 +22,8 @@ __all__ = [
     "available_backends",
     "check_batch",
     "check_finite",
+    "finite_check_mode",
+    "set_finite_checks",
     "check_in_choices",
     "check_positive",
     "check_time_first",

@@ -165,7 +165,7 @@ class Model:
         if t.ndim == 1:
             raise ValueError(f"{name} has shape {tuple(t.shape)}, one sample per row is expected: "
                              "reshape it with x.reshape(-1, 1) for one feature or x.reshape(1, -1) for one sample")
-        check_finite(name, t)
+        check_finite(name, t, force=True)
         self._check_features(t, name)
         return t
 
@@ -196,7 +196,7 @@ class Model:
         if t.shape[0] != n:
             raise ValueError(f"x has {n} samples but {name} has {t.shape[0]}: pass one label/target per sample")
         if t.is_floating_point():
-            check_finite(name, t)
+            check_finite(name, t, force=True)
             if self._classifying(t) and t.ndim == 1:
                 if not bool((t == t.round()).all()):
                     raise ValueError(f"{name} holds non-integer labels for a classification loss: pass class "
