@@ -5,6 +5,12 @@ Each rank gets torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
 through a file. Processes are forked from the test process (already importing torch and
 neuroplastic, with the lazy torch modules warmed up), which keeps a 2-rank run to about a
 second instead of the ~15 s that spawning costs on the shared 2-core machine.
+
+Where a GPU is visible, autograd starts its device threads at the first backward pass of the test
+process (CPU-only ones too), after which a forked rank cannot run backward ("Unable to handle
+autograd's threading in combination with fork-based multiprocessing"). These tests then skip and
+say how to run them: ``CUDA_VISIBLE_DEVICES= pytest tests/distributed`` (the ranks use gloo on CPU
+anyway; NCCL is checked with torchrun on a GPU machine, see benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -87,6 +93,9 @@ def launch(tmp_path: Path, _warm: None) -> Callable[..., list[RankRun]]:
     """
     if "fork" not in mp.get_all_start_methods():
         pytest.skip("these tests fork ranks from the test process (POSIX only)")
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible, so autograd's device threads make forked ranks fail at backward: "
+                    "run `CUDA_VISIBLE_DEVICES= pytest tests/distributed` to test the (gloo, CPU) ranks")
 
     def run(fn: Callable[[int, int], Any], world_size: int = 2, timeout: float = 30.0,
             env: dict[str, str] | None = None, start: list[int] | None = None,
