@@ -6,8 +6,12 @@
    float32 reference on the same (bf16) input, input gradients within 2e-2.
 2. Workload A-GPU (CUDA only): T=100, B=128, N=4096, float32; training step (forward + backward of
    a mean-rate MSE) and inference, for LIF alone (current given) and Dense 784->4096 + LIF;
-   variants: neuroplastic (Triton), Triton with bfloat16 current, neuroplastic reference loop, and
-   a plain PyTorch step loop with autograd. CUDA events, interleaved rounds, medians; peak memory
+   variants: neuroplastic (Triton), Triton with bfloat16 current, neuroplastic reference loop, a
+   plain PyTorch step loop with autograd and, when importable, SpikingJelly 2.0.0's multi-step
+   ``LIFNode`` forced onto its Triton implementation (``SJ_LIF_CUDA_IMPLEMENTATION=triton``; same
+   decay, soft reset, its Sigmoid surrogate) in float32 (its bfloat16 path needs an explicit
+   neuron-precision setting and a float32 membrane, so it is not compared), and a floor that
+   feeds the current straight to the loss (no neuron). CUDA events, interleaved rounds, medians; peak memory
    is ``torch.cuda.max_memory_allocated`` growth over one training step.
 
 Usage on a CUDA machine with Triton (about 2 minutes, most of it Triton compiling):
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -104,6 +109,33 @@ def contract(device: str, interpret: bool, quick: bool) -> list[dict]:
     return rows
 
 
+def _spikingjelly(device: str):
+    """SpikingJelly's multi-step LIF on its Triton path, or None (with the reason printed)."""
+    os.environ.setdefault("SJ_LIF_CUDA_IMPLEMENTATION", "triton")
+    try:
+        import spikingjelly
+        from spikingjelly.activation_based import functional, neuron, surrogate
+    except Exception as e:  # noqa: BLE001 - not installed or broken: skip the peer
+        print(f"SpikingJelly not importable ({type(e).__name__}: {e}): peer skipped")
+        return None, {}
+    beta = math.exp(-DT / TAU)
+    node = neuron.LIFNode(tau=1.0 / (1.0 - beta), v_threshold=V_TH, v_reset=None, decay_input=True,
+                          surrogate_function=surrogate.Sigmoid(), step_mode="m")
+
+    def run(cur: torch.Tensor) -> torch.Tensor:
+        functional.reset_net(node)
+        return node(cur)
+
+    from importlib.metadata import version
+    info = {"spikingjelly": getattr(spikingjelly, "__version__", None) or version("spikingjelly")}
+    try:
+        from spikingjelly._ops.lif import _selection
+        info["spikingjelly_lif_impl"] = _selection.diagnostics(torch.device(device))["implementation"]
+    except Exception as e:  # noqa: BLE001 - diagnostics are informative only
+        info["spikingjelly_lif_impl"] = f"unknown ({type(e).__name__})"
+    return run, info
+
+
 def workload(rounds: int) -> dict:
     T, B, IN, N = 100, 128, 784, 4096
     dev = "cuda"
@@ -121,6 +153,10 @@ def workload(rounds: int) -> dict:
         "neuroplastic-reference": (lambda c: ref(c)[0], torch.float32),
         "plain-loop": (plain_lif, torch.float32),
     }
+    sj, sj_info = _spikingjelly(dev)
+    if sj is not None:
+        variants["spikingjelly-triton"] = (sj, torch.float32)
+    variants["no-neuron-floor"] = (lambda c: c, torch.float32)  # Dense (+ loss) alone: what LIF adds on top
 
     def step(fn, dtype, pipeline: str, train: bool) -> None:
         with torch.set_grad_enabled(train):
@@ -155,7 +191,7 @@ def workload(rounds: int) -> dict:
             step(*variants[n], p, True)
             torch.cuda.synchronize()
             mem[f"{n}|{p}"] = (torch.cuda.max_memory_allocated() - base) / 2**20
-    res = {"shape": [T, B, N], "rounds": rounds, "median_ms": {}, "peak_train_mb": mem}
+    res = {"shape": [T, B, N], "rounds": rounds, "median_ms": {}, "peak_train_mb": mem, **sj_info}
     for (n, p, tr), v in times.items():
         res["median_ms"][f"{n}|{p}|{'train' if tr else 'infer'}"] = statistics.median(v)
     return res
@@ -196,6 +232,14 @@ def main() -> int:
             n, p = key.split("|")
             m = wl["median_ms"]
             print(f"{n:<28}{p:<11}{m[f'{key}|train']:>9.2f}{m[f'{key}|infer']:>9.2f}{wl['peak_train_mb'][key]:>9.0f}")
+        if "spikingjelly-triton|lif|train" in m:
+            print(f"SpikingJelly {wl.get('spikingjelly')} LIF implementation: {wl.get('spikingjelly_lif_impl')}")
+            for p in ("lif", "dense+lif"):
+                for mode in ("train", "infer"):
+                    for ours, theirs in (("neuroplastic-triton", "spikingjelly-triton"),):
+                        r = m[f"{ours}|{p}|{mode}"] / m[f"{theirs}|{p}|{mode}"]
+                        print(f"  {p:<10}{mode:<6}{ours} / {theirs}: {r:.2f}x"
+                              f" (bar <= 0.9x: {'PASS' if r <= 0.9 else 'FAIL'})")
     if os.environ.get("OUT"):
         with open(os.path.join(os.environ["OUT"], "gpu_check.json"), "w") as f:
             json.dump(out, f, indent=1)
