@@ -31,11 +31,9 @@ import textwrap
 import time
 from pathlib import Path
 
-BRIAN2_SCRIPT = textwrap.dedent("""
-    import json, sys, time
-    from brian2 import *
-    prefs.codegen.target = sys.argv[1]
-    seed(int(sys.argv[2]))
+# The CUBA network in Brian2 (examples/CUBA.py), run with ``from brian2 import *`` in scope; it defines
+# P, Ce, Ci, s_mon. Shared with benchmarks/peers/w_brian2.py (runtime and C++ standalone).
+BRIAN2_NETWORK = textwrap.dedent("""
     defaultclock.dt = 0.1*ms
     taum = 20*ms; taue = 5*ms; taui = 10*ms; Vt = -50*mV; Vr = -60*mV; El = -49*mV
     eqs = '''
@@ -50,6 +48,14 @@ BRIAN2_SCRIPT = textwrap.dedent("""
     Ce = Synapses(P, P, on_pre='ge += we'); Ci = Synapses(P, P, on_pre='gi += wi')
     Ce.connect('i<3200', p=0.02); Ci.connect('i>=3200', p=0.02)
     s_mon = SpikeMonitor(P)
+""")
+
+BRIAN2_SCRIPT = textwrap.dedent("""
+    import json, sys, time
+    from brian2 import *
+    prefs.codegen.target = sys.argv[1]
+    seed(int(sys.argv[2]))
+""") + BRIAN2_NETWORK + textwrap.dedent("""
     net = Network(collect())
     net.run(0*ms)  # code generation and compilation
     t0, c0 = time.perf_counter(), time.process_time()
