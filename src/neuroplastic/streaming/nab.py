@@ -97,8 +97,6 @@ Windows = Mapping[str, Sequence[tuple[np.datetime64, np.datetime64]]]
 Results = Mapping[str, tuple[np.ndarray, np.ndarray]]
 
 
-
-
 # --------------------------------------------------------------------------- results
 
 
