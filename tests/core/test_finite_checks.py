@@ -74,3 +74,34 @@ def test_environment_variable_sets_the_mode_and_a_bad_value_is_explained() -> No
     assert run("never").stdout.strip() == "never"
     bad = run("maybe")
     assert bad.returncode != 0 and "NEUROPLASTIC_CHECK_FINITE='maybe'" in bad.stderr
+
+
+@pytest.mark.parametrize(("model", "reset"), [(m, r) for m in ("lif", "alif") for r in ("subtract", "zero", "none")]
+                         + [("li", None)])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("where", [0, 5, 11])
+@pytest.mark.parametrize("backend", [None, "reference"])
+def test_any_nonfinite_input_raises_through_the_final_state_check(mode, model, reset, bad, where, backend) -> None:
+    # LIF/ALIF/LI check their input through the final membrane (NaN/inf never leaves it): every
+    # reset mode, the first/middle/last step, fused and reference backends must still raise.
+    from neuroplastic.neurons import ALIF, LI
+
+    mode("auto")
+    if model == "li":
+        neuron = LI(backend=backend)
+    else:
+        neuron = (LIF if model == "lif" else ALIF)(reset=reset, backend=backend)
+    x = torch.randn(12, 3, 4) * 3
+    x[where, 1, 2] = bad
+    with pytest.raises(ValueError, match="1 NaN/inf"):
+        neuron(x)
+
+
+def test_refractory_lif_still_scans_the_input(mode) -> None:
+    # With t_ref > 0 the membrane is clamped while refractory, so an inf then can vanish from the
+    # final state: the input itself must be scanned.
+    mode("auto")
+    x = torch.full((6, 1, 1), 5.0)
+    x[1, 0, 0] = float("inf")  # arrives during the refractory period after the spike at step 0
+    with pytest.raises(ValueError, match="1 NaN/inf"):
+        LIF(t_ref=3e-3)(x)

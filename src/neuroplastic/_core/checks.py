@@ -61,15 +61,19 @@ def finite_check_mode() -> str:
     return _finite_mode
 
 
+def finite_check_applies(x: torch.Tensor) -> bool:
+    """Whether :func:`check_finite` (without ``force``) would inspect ``x`` under the current mode."""
+    mode = finite_check_mode()
+    return mode == "always" or (mode == "auto" and x.device.type == "cpu")
+
+
 def check_finite(name: str, x: torch.Tensor, *, force: bool = False) -> torch.Tensor:
     """Raise ``ValueError`` if ``x`` holds NaN or infinity (subject to :func:`set_finite_checks`
     unless ``force``)."""
     if not x.is_floating_point() or x.numel() == 0:
         return x
-    if not force:
-        mode = finite_check_mode()
-        if mode == "never" or (mode == "auto" and x.device.type != "cpu"):
-            return x
+    if not force and not finite_check_applies(x):
+        return x
     # A finite sum proves every element finite (NaN and +-inf propagate), in one fast reduction;
     # only when it is not (bad values, or a rare overflow) are elements checked one by one.
     if bool(torch.isfinite(x.detach().sum())):

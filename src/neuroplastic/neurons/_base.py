@@ -19,7 +19,13 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import nn
 
-from neuroplastic._core.checks import check_batch, check_finite, check_positive, check_time_first
+from neuroplastic._core.checks import (
+    check_batch,
+    check_finite,
+    check_positive,
+    check_time_first,
+    finite_check_applies,
+)
 from neuroplastic._core.registry import get_backend, register_backend
 
 
@@ -99,11 +105,25 @@ class NeuronCell(_NeuronBase):
 
 
 class NeuronSequence(_NeuronBase):
-    """Whole-sequence neuron: ``forward(x[T, B, ...], state=None) -> (out[T, B, ...], state)``."""
+    """Whole-sequence neuron: ``forward(x[T, B, ...], state=None) -> (out[T, B, ...], state)``.
+
+    A model whose dynamics carry any NaN/inf input into the final value of its first state
+    variable (no reset to a constant, no refractory clamp: ``nonfinite_reaches_state``) has its
+    input checked through that small final state instead of a pass over all of ``x``; only when
+    the state is not finite is ``x`` scanned, to raise the usual error.
+    """
+
+    nonfinite_reaches_state: ClassVar[bool] = False
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         check_time_first("input", x)
-        check_finite("input", x)
+        deferred = (finite_check_applies(x) and type(self).nonfinite_reaches_state
+                    and getattr(self.params, "t_ref", 0.0) == 0.0)
+        if not deferred:
+            check_finite("input", x)
         self._check_state(state, x[0])
         fn = get_backend(type(self).op, x.device, self.backend)
-        return fn(x, state, self.params, self.dt)
+        out, new_state = fn(x, state, self.params, self.dt)
+        if deferred and x.is_floating_point() and not bool(torch.isfinite(new_state[0].detach()).all()):
+            check_finite("input", x, force=True)
+        return out, new_state

@@ -151,3 +151,4 @@ class LIF(NeuronSequence):
     step_fn = staticmethod(lif_step)
     init_fn = staticmethod(lif_init)
     op = "lif_sequence"
+    nonfinite_reaches_state = True  # no constant reset/clamp: NaN/inf input ends in the final v
