@@ -82,11 +82,17 @@ def venv_python(root: Path, peer: str) -> Path:
 def find_python313(explicit: str | None) -> str:
     """Path of a Python 3.13 interpreter; raises with the fix when there is none."""
     candidates = [explicit] if explicit else []
-    candidates += [shutil.which("python3.13") or ""]
     candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python")), reverse=True)
+    candidates += [shutil.which("python3.13") or ""]  # may be a pyenv shim that refuses to run: checked below
     for c in candidates:
-        if c and Path(c).exists():
+        if not c or not Path(c).exists():
+            continue
+        probe = subprocess.run([c, "-c", "import sys; print(sys.version_info[:2] == (3, 13))"],
+                               capture_output=True, text=True)
+        if probe.stdout.strip() == "True":
             return c
+        if explicit and c == explicit:
+            raise FileNotFoundError(f"--python313 {explicit} is not a working Python 3.13: {probe.stderr[-300:]}")
     raise FileNotFoundError("no Python 3.13 found (Brian2 2.11 and NEST 3.10 need it): install one with "
                             "`pyenv install 3.13.0` or pass --python313 /path/to/python3.13")
 
@@ -151,7 +157,7 @@ def setup_peer(peer: Peer, root: Path, python313: str | None, force: bool = Fals
             raise RuntimeError(f"installed, but `import {peer.module}` gives version {have!r}: {err}")
     except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         return {"peer": peer.name, "version": peer.version, "status": "failed", "error": str(exc),
-                "install_s": time.perf_counter() - t0}
+                "install_s": round(time.perf_counter() - t0, 1)}
     row = {"peer": peer.name, "version": peer.version, "status": "installed",
            "install_s": round(time.perf_counter() - t0, 1), "size_mb": round(dir_size_mb(root / peer.name)),
            "python": subprocess.run([str(py), "-c", "import sys; print(sys.version.split()[0])"],
