@@ -221,6 +221,8 @@ def variants_for(workload: str, root: Path, dc_images: str | None, dc_per_round:
                 Variant("B", "brian2 cython", "brian2", "w_brian2.py", ("cython", "1"), one),
                 Variant("B", "brian2 cpp_standalone", "brian2", "w_brian2.py",
                         ("standalone", "1", str(root / "brian2-standalone-build")), one),
+                Variant("B", "nest (1 thread)", "nest", "w_nest.py", ("nest", "1", "1"), one),
+                # the setting; OpenMP barriers every 0.1 ms step: collapses when the 2 cores are shared
                 Variant("B", "nest (2 threads)", "nest", "w_nest.py", ("nest", "2", "1"))]
     if workload == "DC":
         if dc_images is None:
@@ -372,7 +374,7 @@ def table_dc(res: dict) -> list[str]:
 TABLES = {"A": table_a, "B": table_b, "DC": table_dc}
 TITLES = {"A": "Workload A: Bernoulli(0.2) [T=100, B=32, 784] -> Dense 784->1024 -> LIF -> rate MSE, float32, "
                "2 threads",
-          "B": "Workload B: CUBA (Vogels & Abbott 2005), 4,000 LIF, 1 s at dt = 0.1 ms, one thread (NEST: 2)",
+          "B": "Workload B: CUBA (Vogels & Abbott 2005), 4,000 LIF, 1 s at dt = 0.1 ms, one thread (NEST: 1 and 2)",
           "DC": "Diehl & Cook: one training image (350 steps of 1 ms, STDP on), 400 excitatory neurons"}
 
 
