@@ -51,7 +51,9 @@ __all__ = ["HebbianNetwork"]
 
 CONV_DEFAULTS = {"n_hidden": (96, 256), "kernel_size": (5, 3), "hebb_lr": (0.08, 0.04), "temperature": (1.0, 1 / 0.65),
                  "power": (0.7, 1.4)}
-DENSE_DEFAULTS = {"n_hidden": (1000,), "hebb_lr": (0.1,), "temperature": (0.1,), "power": (1.0,)}
+DENSE_DEFAULTS = {"n_hidden": (1000,), "hebb_lr": (1.0,), "temperature": (0.1,), "power": (1.0,)}
+HEBB_EPOCHS = {"conv": 1, "dense": 10}   # passes when hebb_epochs=None
+HEBB_RATES = ("count", "constant")
 FEATURE_LEARNING = ("hebbian", "random", "kmeans")
 
 
@@ -92,7 +94,16 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
         activation: dense layers: ``"triangle"`` or ``"relu_power"`` (Krotov's ``relu(h)^n``;
             None: triangle for SoftHebb, relu_power with n = 4.5 for Krotov).
         feature_learning: ``"hebbian"``, ``"random"`` or ``"kmeans"`` (baselines).
-        hebb_epochs, hebb_batch_size: unsupervised passes and mini-batch size.
+        hebb_init: dense SoftHebb layers: where the units start before plasticity:
+            ``"spread"`` (novelty-gated recruitment = k-means++ seeding on the unit sphere, from
+            up to 10,000 training samples) or ``"random"`` (uniformly random samples; units pile
+            up on common shapes). See :meth:`~._hebb_layers.HebbianDense.init_from_data`.
+        hebb_rate: dense SoftHebb layers: ``"count"`` (each unit's rate decays as 1 / its win
+            count, online k-means: see :meth:`~._hebb_layers.HebbianDense.learn`; ``hebb_lr`` is
+            its initial rate, default 1) or ``"constant"`` (``hebb_lr``, default 0.1 then, the layer
+            before the count rate: its units barely leave their starting samples).
+        hebb_epochs: unsupervised passes (None: 1 for conv layers, 10 for dense layers).
+        hebb_batch_size: mini-batch size of the plasticity.
         hebb_samples: at most this many training samples are used for plasticity (None: all).
         readout_epochs, readout_batch_size, readout_lr, dropout, weight_decay: the softmax readout.
         random_state: seed of weights, sample order and dropout. verbose: 1 prints the phases.
@@ -105,7 +116,8 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
     def __init__(self, n_hidden: int | Sequence[int] | None = None, architecture: str = "auto", rule: str = "softhebb",
                  input_shape: Sequence[int] | None = None, kernel_size: Any = None, hebb_lr: Any = None,
                  temperature: Any = None, power: Any = None, activation: str | None = None,
-                 feature_learning: str = "hebbian", hebb_epochs: int = 1, hebb_batch_size: int = 10,
+                 feature_learning: str = "hebbian", hebb_init: str = "spread", hebb_rate: str = "count",
+                 hebb_epochs: int | None = None, hebb_batch_size: int = 10,
                  hebb_samples: int | None = None, readout_epochs: int = 15, readout_batch_size: int = 64,
                  readout_lr: float = 5e-3, dropout: float = 0.0, weight_decay: float = 0.0,
                  random_state: Any = None, verbose: int = 0) -> None:
@@ -119,6 +131,8 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
         self.power = power
         self.activation = activation
         self.feature_learning = feature_learning
+        self.hebb_init = hebb_init
+        self.hebb_rate = hebb_rate
         self.hebb_epochs = hebb_epochs
         self.hebb_batch_size = hebb_batch_size
         self.hebb_samples = hebb_samples
@@ -167,7 +181,8 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
         if not hidden or min(hidden) < 1:
             raise ValueError(f"n_hidden must hold positive layer sizes, got {self.n_hidden!r}")
         n = len(hidden)
-        lrs = _per_layer(self.hebb_lr, defaults["hebb_lr"] if self.rule == "softhebb" or arch == "conv" else (0.02,), n, "hebb_lr")
+        dense_lr = (0.02,) if self.rule == "krotov" else ((0.1,) if self.hebb_rate == "constant" else defaults["hebb_lr"])
+        lrs = _per_layer(self.hebb_lr, defaults["hebb_lr"] if arch == "conv" else dense_lr, n, "hebb_lr")
         temps = _per_layer(self.temperature, defaults["temperature"], n, "temperature")
         krotov = arch == "dense" and self.rule == "krotov"
         powers = _per_layer(self.power, (4.5,) if krotov else defaults["power"], n, "power")
@@ -189,6 +204,7 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
             for k, (ch, lr, t, p) in enumerate(zip(hidden, lrs, temps, powers)):
                 layers.append(HebbianDense(prev, ch, rule=self.rule, lr=float(lr), temperature=float(t), power=float(p),
                                            activation=act, standardise="global" if image or k > 0 else "feature",
+                                           rate=self.hebb_rate if self.rule == "softhebb" else "constant",
                                            generator=gen))
                 prev = ch
             n_out = prev
@@ -199,8 +215,12 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if not isinstance(self.hebb_epochs, (int, np.integer)) or self.hebb_epochs < 0:
-            raise ValueError(f"hebb_epochs must be an integer >= 0 (0 keeps the random weights), got {self.hebb_epochs!r}")
+        if self.hebb_epochs is not None and (not isinstance(self.hebb_epochs, (int, np.integer)) or self.hebb_epochs < 0):
+            raise ValueError(f"hebb_epochs must be None or an integer >= 0 (0 keeps the random weights), got {self.hebb_epochs!r}")
+        if self.hebb_rate not in HEBB_RATES:
+            raise ValueError(f"hebb_rate must be one of {HEBB_RATES}, got {self.hebb_rate!r}")
+        if self.hebb_init not in ("spread", "random"):
+            raise ValueError(f"hebb_init must be 'spread' (k-means++-style recruitment) or 'random', got {self.hebb_init!r}")
         if self.hebb_samples is not None and self.hebb_samples < 1:
             raise ValueError(f"hebb_samples must be a positive integer or None, got {self.hebb_samples!r}")
         if not float(self.readout_lr) > 0:
@@ -250,11 +270,16 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
             if self.feature_learning == "kmeans":
                 self._kmeans_filters(layer, self._batched(x[torch.randperm(len(x), generator=gen)[:2000]], k), gen)
             elif self.feature_learning == "hebbian":
-                if isinstance(layer, HebbianDense) and layer.rule_name == "softhebb":
-                    layer.init_from_data(self._batched(x[torch.randperm(len(x), generator=gen)[:layer.weight.shape[0]]], k), gen)
-                total = int(self.hebb_epochs) * len(x)
+                if fit_stats and isinstance(layer, HebbianDense) and layer.rule_name == "softhebb":   # not per partial_fit
+                    pool = layer.weight.shape[0] if self.hebb_init == "random" else max(layer.weight.shape[0], 10_000)
+                    layer.init_from_data(self._batched(x[torch.randperm(len(x), generator=gen)[:pool]], k), gen,
+                                         method=self.hebb_init)
+                epochs = HEBB_EPOCHS[self.architecture_] if self.hebb_epochs is None else int(self.hebb_epochs)
+                total = epochs * len(x)
                 done = 0
-                for _ in range(int(self.hebb_epochs)):
+                for _ in range(epochs):
+                    if isinstance(layer, HebbianDense):
+                        layer.new_pass()
                     order = torch.randperm(len(x), generator=gen)
                     for i in range(0, len(x), int(self.hebb_batch_size)):
                         xb = self._forward_to(x[order[i:i + int(self.hebb_batch_size)]], k)
@@ -361,24 +386,36 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[self.decision_function(X).argmax(1)]
 
-    def label_assignment_score(self, X_train: Any, y_train: Any, X_test: Any, y_test: Any, layer: int = 0) -> float:
+    def label_assignment_score(self, X_train: Any, y_train: Any, X_test: Any, y_test: Any, layer: int = 0,
+                               responses: str = "winner") -> float:
         """Accuracy of the winner-take-all readout of a dense layer (no trained readout).
 
         Each unit of ``layers_[layer]`` is labelled with :func:`~.readout.assign_labels` from its
-        winning samples of ``(X_train, y_train)``; a test sample gets its winner's label. Compare
-        with :func:`~.readout.kmeans_label_accuracy` with the same number of clusters.
+        responses to ``(X_train, y_train)`` and a test sample goes to the class whose units respond
+        most on average (:func:`~.readout.assignment_scores`). ``responses="winner"``: one-hot
+        winners (a test sample gets its winner's label, as k-means + label assignment:
+        compare with :func:`~.readout.kmeans_label_accuracy` with the same number of clusters);
+        ``"soft"``: the layer's soft winner-take-all, ``softmax(u / temperature)`` with its own
+        SoftHebb temperature (graded responses of all units, as Diehl & Cook's spike counts).
         """
         check_is_fitted(self, "layers_")
-        if not isinstance(self.layers_[layer], HebbianDense):
+        if responses not in ("winner", "soft"):
+            raise ValueError(f"responses must be 'winner' or 'soft', got {responses!r}")
+        dense = self.layers_[layer]
+        if not isinstance(dense, HebbianDense):
             raise ValueError("label assignment reads out a dense winner-take-all layer; this one is convolutional")
+        temperature = getattr(dense.plastic.rule, "temperature", None)
+        if responses == "soft" and temperature is None:
+            raise ValueError("responses='soft' needs a SoftHebb layer (its temperature); use responses='winner'")
 
-        def winners(X: Any) -> torch.Tensor:
+        def respond(X: Any) -> torch.Tensor:
             x = self._forward_to(self._images(validate_data(self, X, reset=False, dtype=[np.float32, np.float64])), layer)
             with torch.no_grad():
-                return one_hot_winners(self.layers_[layer].preactivation(x))
+                u = dense.preactivation(x).double()
+                return one_hot_winners(u) if responses == "winner" else torch.softmax(u / temperature, dim=1)
 
         _, ytr = self._prepare(X_train, y_train, False)
         _, yte = self._prepare(X_test, y_test, False)
-        labels, _ = assign_labels(winners(X_train), ytr, len(self.classes_))
-        pred = assignment_scores(winners(X_test), labels, len(self.classes_)).argmax(1).numpy()
+        labels, _ = assign_labels(respond(X_train), ytr, len(self.classes_))
+        pred = assignment_scores(respond(X_test), labels, len(self.classes_)).argmax(1).numpy()
         return float((pred == yte).mean())

@@ -99,7 +99,7 @@ class HybridClassifier(ClassifierMixin, BaseEstimator):
     def _pretrain(self, z: torch.Tensor, epochs: int) -> None:
         h = self.hebbian_
         if epochs > 0:
-            h.init_from_data(z, self._gen)   # every unit starts on a sample (no dead units)
+            h.init_from_data(z, self._gen, method="random")   # every unit on a sample (measured this way)
         for _ in range(epochs):
             order = torch.randperm(len(z), generator=self._gen)
             for i in range(0, len(z), int(self.hebb_batch_size)):
