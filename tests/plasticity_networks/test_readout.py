@@ -74,3 +74,18 @@ def test_linear_readout_fits_separable_data() -> None:
     with torch.no_grad():
         acc = (ro(x).argmax(1) == y).float().mean().item()
     assert acc > 0.95
+
+
+def test_kmeans_cosine_geometry_clusters_directions_not_lengths() -> None:
+    # two rays 21 degrees apart, lengths 1..20; the third coordinate keeps the global mean at 0
+    rng = np.random.default_rng(0)
+    r = rng.uniform(1.0, 20.0, 200)
+    y = (np.arange(200) // 2) % 2                           # x[::2] and x[1::2] both hold the two classes
+    d = np.where(y[:, None] == 0, [1.0, 0.0], [np.cos(np.pi / 6), np.sin(np.pi / 6)])
+    xy = r[:, None] * d + rng.normal(scale=0.02, size=(200, 2))
+    x = np.column_stack([xy, -xy.sum(1)])
+    cos = kmeans_label_accuracy(x[::2], y[::2], x[1::2], y[1::2], 2, seed=0, geometry="cosine")
+    euc = kmeans_label_accuracy(x[::2], y[::2], x[1::2], y[1::2], 2, seed=0)
+    assert cos["test_accuracy"] == 1.0 and euc["test_accuracy"] < 0.8   # Euclidean 2-means splits by length
+    with pytest.raises(ValueError, match="geometry"):
+        kmeans_label_accuracy(x, y, x, y, 2, geometry="manhattan")

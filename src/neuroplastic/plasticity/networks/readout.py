@@ -114,13 +114,20 @@ def one_hot_winners(scores: torch.Tensor) -> torch.Tensor:
 
 
 def kmeans_label_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-                          n_clusters: int, *, seed: int = 0, minibatch: bool | None = None) -> dict[str, float]:
+                          n_clusters: int, *, seed: int = 0, minibatch: bool | None = None,
+                          geometry: str = "euclidean") -> dict[str, float]:
     """The k-means baseline of a winner-take-all layer: ``n_clusters`` centroids + label assignment.
 
     Clusters the training inputs (:class:`sklearn.cluster.KMeans`, or ``MiniBatchKMeans`` for more
     than 5,000 samples or when ``minibatch=True``), assigns every centroid a label with
     :func:`assign_labels` on one-hot memberships, and classifies a test sample by the label of its
     nearest centroid (:func:`assignment_scores`).
+
+    ``geometry="cosine"`` clusters directions instead (k-means on the unit sphere, close to the
+    spherical k-means of Dhillon & Modha 2001): each input is centred and scaled by the training
+    set's global mean and deviation, then divided by its length, :math:`\hat x = z / \lVert z \rVert` with :math:`z = (x - \mu) / \sigma`; this is the
+    geometry of a dot-product competition between unit-norm weight vectors
+    (:class:`~._hebb_layers.HebbianDense` with global standardisation), its like-for-like baseline.
 
     Returns:
         ``{"train_accuracy", "test_accuracy", "seconds"}``.
@@ -132,6 +139,16 @@ def kmeans_label_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
     t0 = time.perf_counter()
     x_train = np.asarray(x_train, dtype=np.float32).reshape(len(x_train), -1)
     x_test = np.asarray(x_test, dtype=np.float32).reshape(len(x_test), -1)
+    if geometry not in ("euclidean", "cosine"):
+        raise ValueError(f"geometry must be 'euclidean' (k-means on the inputs) or 'cosine' (spherical k-means), got {geometry!r}")
+    if geometry == "cosine":
+        mu, sd = float(x_train.mean()), max(float(x_train.std()), 1e-12)
+
+        def direction(x: np.ndarray) -> np.ndarray:
+            z = (x - mu) / sd
+            return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+
+        x_train, x_test = direction(x_train), direction(x_test)
     use_mb = len(x_train) > 5000 if minibatch is None else minibatch
     if use_mb:
         km = MiniBatchKMeans(n_clusters=n_clusters, random_state=seed, n_init=3, batch_size=2048)
