@@ -116,7 +116,7 @@ def one_hot_winners(scores: torch.Tensor) -> torch.Tensor:
 def kmeans_label_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                           n_clusters: int, *, seed: int = 0, minibatch: bool | None = None,
                           geometry: str = "euclidean") -> dict[str, float]:
-    """The k-means baseline of a winner-take-all layer: ``n_clusters`` centroids + label assignment.
+    r"""The k-means baseline of a winner-take-all layer: ``n_clusters`` centroids + label assignment.
 
     Clusters the training inputs (:class:`sklearn.cluster.KMeans`, or ``MiniBatchKMeans`` for more
     than 5,000 samples or when ``minibatch=True``), assigns every centroid a label with
