@@ -127,7 +127,8 @@ def kmeans_label_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
     spherical k-means of Dhillon & Modha 2001): each input is centred and scaled by the training
     set's global mean and deviation, then divided by its length,
     :math:`\hat x = z / \lVert z \rVert` with :math:`z = (x - \mu) / \sigma`; this is the geometry
-    of a dot-product competition between unit-norm weight vectors (:class:`~._hebb_layers.HebbianDense` with global standardisation), its like-for-like baseline.
+    of a dot-product competition between unit-norm weight vectors
+    (:class:`~._hebb_layers.HebbianDense` with global standardisation), its like-for-like baseline.
 
     Returns:
         ``{"train_accuracy", "test_accuracy", "seconds"}``.
