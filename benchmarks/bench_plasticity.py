@@ -11,6 +11,14 @@ Sections (``--what``):
   with random filters and against k-means with as many clusters as the layers' units + label
   assignment; the dense SoftHebb winner-take-all layer read out by label assignment against
   k-means of the same size.
+* ``dense_wta``: the dense SoftHebb winner-take-all layer read out by label assignment against
+  k-means of the same size + label assignment (digits 64 units, MNIST 8k/2k 400 units), 3 seeds:
+  the layer before the fix (constant rate 0.1, random starting samples, 3 passes), with only
+  k-means++-style starts, and the defaults (spread starts + per-unit 1/win-count rate, 10 passes).
+  k-means baselines: Euclidean on the pixels (MiniBatch as in the other sections, and full) and on
+  the standardised input directions (``geometry="cosine"``, the layer's own geometry).
+  ``--validation`` scores on 25 % of the training data (stratified, seed 0) instead of the test
+  split: the selection of the defaults was made there.
 * ``diehl_cook``: :class:`DiehlCook` (400 neurons, default settings) on MNIST 8k/2k, sequential
   (``batch_size=1``) and batched (``batch_size=16``), against k-means with 400 clusters.
 * ``speed``: milliseconds to train on one image (350 steps of 1 ms, STDP on, 100 and 400
@@ -135,7 +143,7 @@ def section_hebbian(fashion: bool) -> dict:
         if name != "fashion":   # dense winner-take-all layer read out by label assignment
             units = 64 if name == "digits" else 400
             for fl in ("hebbian", "random"):
-                clf = HebbianNetwork(architecture="dense", n_hidden=(units,), hebb_epochs=3, feature_learning=fl,
+                clf = HebbianNetwork(architecture="dense", n_hidden=(units,), feature_learning=fl,
                                      random_state=0).fit(d.x_train, d.y_train)
                 row[f"dense{units}_{fl}"] = {
                     "label_assignment": clf.label_assignment_score(d.x_train, d.y_train, d.x_test, d.y_test),
@@ -143,6 +151,47 @@ def section_hebbian(fashion: bool) -> dict:
                 print(name, f"dense{units}_{fl}", row[f"dense{units}_{fl}"], flush=True)
             row[f"kmeans{units}"] = kmeans_label_accuracy(d.x_train, d.y_train, d.x_test, d.y_test, units, seed=0)
             print(name, f"kmeans{units}", row[f"kmeans{units}"], flush=True)
+        res[name] = row
+    return res
+
+
+WTA_VARIANTS = {   # HebbianNetwork settings of the dense layer
+    "before (constant rate, random starts, 3 passes)": dict(hebb_rate="constant", hebb_init="random", hebb_epochs=3),
+    "spread starts only (constant rate, 3 passes)": dict(hebb_rate="constant", hebb_epochs=3),
+    "count rate only (random starts, 10 passes)": dict(hebb_init="random"),
+    "default (spread starts, count rate, 10 passes)": {},
+}
+
+
+def section_dense_wta(validation: bool, seeds: int = 3) -> dict:
+    from sklearn.model_selection import train_test_split
+
+    from neuroplastic.datasets import load_split, mnist_split
+    from neuroplastic.plasticity.networks import HebbianNetwork, kmeans_label_accuracy
+
+    res = {}
+    for name, load, units in (("digits", lambda: load_split("digits"), 64), ("mnist", mnist_split, 400)):
+        d = load()
+        x, y, xt, yt = d.x_train, d.y_train, d.x_test, d.y_test
+        if validation:
+            tr, va = train_test_split(np.arange(len(x)), test_size=0.25, stratify=y, random_state=0)
+            x, y, xt, yt = x[tr], y[tr], x[va], y[va]
+        row = {}
+        for tag, kw in WTA_VARIANTS.items():
+            accs, walls = [], []
+            for seed in range(seeds):
+                clf, wall, _ = _timed(lambda: HebbianNetwork(architecture="dense", n_hidden=(units,), readout_epochs=1,
+                                                             random_state=seed, **kw).fit(x, y))
+                accs.append(clf.label_assignment_score(x, y, xt, yt))
+                walls.append(wall)
+            row[tag] = {"accuracy": accs, "mean": float(np.mean(accs)), "fit_wall_s": float(np.mean(walls))}
+            print(name, units, tag, row[tag], flush=True)
+        for tag, mb, geo in (("kmeans (minibatch if > 5000 samples)", None, "euclidean"), ("kmeans (full)", False, "euclidean"),
+                             ("kmeans on directions (full, cosine geometry)", False, "cosine")):
+            accs = [kmeans_label_accuracy(x, y, xt, yt, units, seed=s, minibatch=mb, geometry=geo)["test_accuracy"]
+                    for s in range(seeds)]
+            row[tag] = {"accuracy": accs, "mean": float(np.mean(accs))}
+            print(name, units, tag, row[tag], flush=True)
         res[name] = row
     return res
 
@@ -238,7 +287,8 @@ def section_sklearn() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--what", default="all", choices=("all", "hebbian", "diehl_cook", "speed", "hybrid", "sklearn"))
+    ap.add_argument("--what", default="all", choices=("all", "hebbian", "dense_wta", "diehl_cook", "speed", "hybrid", "sklearn"))
+    ap.add_argument("--validation", action="store_true", help="dense_wta: score on 25 %% of the training data")
     ap.add_argument("--fashion", action="store_true", help="include Fashion-MNIST 60k/10k (about 15 min)")
     ap.add_argument("--bindsnet-python", default=None, help="python of a venv with bindsnet 0.3.4 (see the docstring)")
     ap.add_argument("--speed-samples", type=int, default=50)
@@ -263,6 +313,8 @@ def main() -> None:
         res["sklearn"] = section_sklearn()
     if args.what in ("all", "diehl_cook"):
         res["diehl_cook"] = section_diehl_cook([int(b) for b in args.dc_batch_sizes.split(",")])
+    if args.what in ("all", "dense_wta"):
+        res["dense_wta"] = section_dense_wta(args.validation)
     if args.what in ("all", "hebbian"):
         res["hebbian"] = section_hebbian(args.fashion)
     res["load_avg_end"] = os.getloadavg()
