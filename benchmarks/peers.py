@@ -21,7 +21,7 @@ is reported with its reason; the others go on.
 
 Workloads: ``A`` (Dense 784->1024 + LIF, T=100, B=32, 2 threads; bench_lif), ``B`` (CUBA 4,000 LIF,
 1 s at dt 0.1 ms, one thread, NEST two; bench_cuba) and ``DC`` (Diehl & Cook, 400 neurons, ms per
-training image; bench_plasticity).
+training image, one thread; bench_plasticity).
 """
 from __future__ import annotations
 
@@ -376,7 +376,7 @@ TABLES = {"A": table_a, "B": table_b, "DC": table_dc}
 TITLES = {"A": "Workload A: Bernoulli(0.2) [T=100, B=32, 784] -> Dense 784->1024 -> LIF -> rate MSE, float32, "
                "2 threads",
           "B": "Workload B: CUBA (Vogels & Abbott 2005), 4,000 LIF, 1 s at dt = 0.1 ms, one thread (NEST: 1 and 2)",
-          "DC": "Diehl & Cook: one training image (350 steps of 1 ms, STDP on), 400 excitatory neurons"}
+          "DC": "Diehl & Cook: one training image (350 steps of 1 ms, STDP on), 400 excitatory neurons, one thread"}
 
 
 def machine() -> str:

@@ -5,8 +5,10 @@ As in bench_plasticity's ``speed`` section: 350 steps of 1 ms, STDP on, Poisson 
 reset after each image. BindsNET's package import pulls torchvision, gymnasium, cv2, pandas... which its
 simulation code does not use: bench_plasticity's ``_install_stubs`` registers empty stand-ins for them.
 Each measurement is the median over ``PER_ROUND`` consecutive images (Poisson encoding not timed).
+Torch threads: ``THREADS`` (default 1; with 2 threads on the shared 2-core machine single images took
+0.6-29 s as OpenMP threads waited for a descheduled sibling).
 
-Usage: ``python w_bindsnet.py IMAGES.npy N_NEURONS PER_ROUND``.
+Usage: ``python w_bindsnet.py IMAGES.npy N_NEURONS PER_ROUND [THREADS]``.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ def setup(args: list[str]):
     import bindsnet
 
     images, n, per_round = args[0], int(args[1]), int(args[2])
+    torch.set_num_threads(int(args[3]) if len(args) > 3 else 1)
     x = torch.as_tensor(np.load(images)).float()
     net = DiehlAndCook2015(n_inpt=784, n_neurons=n, exc=22.5, inh=17.5, dt=1.0, norm=78.4, theta_plus=0.05,
                            inpt_shape=(1, 28, 28))

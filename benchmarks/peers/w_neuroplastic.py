@@ -8,7 +8,7 @@ Variants:
   ``matmul-floor`` (only the Dense forward + backward), built by ``bench_lif.make_variants``.
 * workload B (``B cuba [float32|float64] [SEED]``): ``cuba_network(4000)`` run for 1 s by the C event
   engine on one thread (``torch.set_num_threads(1)``), from a fresh state each measurement.
-* Diehl & Cook (``DC IMAGES.npy N_NEURONS PER_ROUND``): milliseconds to train on one image (350 steps
+* Diehl & Cook (``DC IMAGES.npy N_NEURONS PER_ROUND [THREADS]``, one thread by default): milliseconds to train on one image (350 steps
   of 1 ms, STDP on, weight normalisation) with the fused C presentation, as in bench_plasticity's
   ``speed`` section; each measurement is the median over ``PER_ROUND`` consecutive images.
 
@@ -87,6 +87,7 @@ def setup_dc(args: list[str]):
     from neuroplastic.plasticity.networks._dc_engine import normalize_input_major_
 
     images, n, per_round = args[0], int(args[1]), int(args[2])
+    torch.set_num_threads(int(args[3]) if len(args) > 3 else 1)  # as the BindsNET worker
     x = torch.as_tensor(np.load(images)).float()
     p = DiehlCookParams()
     g = torch.Generator().manual_seed(0)
