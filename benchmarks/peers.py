@@ -20,7 +20,7 @@ workload A, ``time / plain-loop time``. A peer that is missing, fails to start o
 is reported with its reason; the others go on.
 
 Workloads: ``A`` (Dense 784->1024 + LIF, T=100, B=32, 2 threads; bench_lif), ``B`` (CUBA 4,000 LIF,
-1 s at dt 0.1 ms, one thread, NEST two; bench_cuba) and ``DC`` (Diehl & Cook, 400 neurons, ms per
+1 s at dt 0.1 ms, one thread, NEST one and two; bench_cuba) and ``DC`` (Diehl & Cook, 400 neurons, ms per
 training image, one thread; bench_plasticity).
 """
 from __future__ import annotations
