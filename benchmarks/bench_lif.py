@@ -4,7 +4,9 @@ Compares, in one run with interleaved rounds and medians (float32, ``torch.set_n
 
 * ``neuroplastic``            -- ``LIF()`` (fastest registered backend: ``cpu_fused``)
 * ``neuroplastic-reference``  -- ``LIF(backend="reference")`` (loop over ``lif_step``)
-* ``plain-loop``              -- a hand-written PyTorch step loop of the same math, with autograd
+* ``plain-loop``              -- a hand-written PyTorch step loop of the same math, with autograd,
+  stepping over ``cur.unbind(0)`` (the reference of the ratios)
+* ``plain-loop-indexed``      -- the same loop indexing ``cur[t]`` (O(T^2) gradient traffic in backward)
 * ``plain-loop-compiled``     -- ``torch.compile`` of that loop (skipped with ``--no-compile`` or if it fails)
 * ``matmul-floor``            -- only the Dense matmul forward + backward
 * peers given with ``--peers`` (``spikingjelly``: SpikingJelly's multi-step ``LIFNode``, soft reset,
@@ -60,7 +62,24 @@ class _Spike(torch.autograd.Function):
 
 
 def plain_lif(cur: torch.Tensor) -> torch.Tensor:
-    """The hand-written step loop: v <- beta v + (1 - beta) I; S = H(v - v_th); v <- v - S v_th."""
+    """The hand-written step loop: v <- beta v + (1 - beta) I; S = H(v - v_th); v <- v - S v_th.
+
+    Steps over ``cur.unbind(0)``: indexing ``cur[t]`` instead (:func:`plain_lif_indexed`) makes
+    each step's backward zero-fill and add a full ``[T, B, N]`` gradient, O(T^2) memory traffic
+    that made the loop 7-9x slower in training and flattered every ratio against it.
+    """
+    v = torch.zeros_like(cur[0])
+    out = []
+    for c in cur.unbind(0):
+        v = BETA * v + (1.0 - BETA) * c
+        s = _Spike.apply(v - V_TH)
+        v = v - s * V_TH
+        out.append(s)
+    return torch.stack(out)
+
+
+def plain_lif_indexed(cur: torch.Tensor) -> torch.Tensor:
+    """:func:`plain_lif` written with ``cur[t]`` (the slow form many hand-written loops use)."""
     v = torch.zeros_like(cur[0])
     out = []
     for t in range(cur.shape[0]):
@@ -104,6 +123,7 @@ def make_variants(peers: list[str], compile_loop: bool) -> dict[str, Callable[[t
         "neuroplastic": lambda c: fast(c)[0],
         "neuroplastic-reference": lambda c: ref(c)[0],
         "plain-loop": plain_lif,
+        "plain-loop-indexed": plain_lif_indexed,
     }
     if compile_loop:
         variants["plain-loop-compiled"] = torch.compile(plain_lif)

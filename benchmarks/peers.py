@@ -211,7 +211,7 @@ def variants_for(workload: str, root: Path, dc_images: str | None, dc_per_round:
     if workload == "A":
         return [Variant("A", "neuroplastic", None, "w_neuroplastic.py", ("A", "neuroplastic")),
                 Variant("A", "plain-loop", None, "w_neuroplastic.py", ("A", "plain-loop")),
-                Variant("A", "plain-loop-unbind", None, "w_neuroplastic.py", ("A", "plain-loop-unbind")),
+                Variant("A", "plain-loop-indexed", None, "w_neuroplastic.py", ("A", "plain-loop-indexed")),
                 Variant("A", "matmul-floor", None, "w_neuroplastic.py", ("A", "matmul-floor")),
                 Variant("A", "spikingjelly", "spikingjelly", "w_spikingjelly.py", ("multistep",)),
                 Variant("A", "snntorch", "snntorch", "w_snntorch.py", ("snntorch",)),
@@ -338,7 +338,7 @@ def table_a(res: dict) -> list[str]:
              "| x plain loop | firing rate |", "|---|---|---|---|---|---|---|---|---|"]
     for n, m in med.items():
         rate = res["meta"][n].get("rate")
-        label = n if n in ("plain-loop", "plain-loop-unbind", "matmul-floor") else f"{n} {res['meta'][n].get('version', '')}"
+        label = n if n in ("plain-loop", "plain-loop-indexed", "matmul-floor") else f"{n} {res['meta'][n].get('version', '')}"
         lines.append(f"| {label} | {m['train_ms']:.1f} | {_ratio(m['train_ms'], ref.get('train_ms'))} "
                      f"| {_ratio(m['train_ms'], plain.get('train_ms'))} | {m['train_cpu_ms']:.1f} | {m['infer_ms']:.1f} "
                      f"| {_ratio(m['infer_ms'], ref.get('infer_ms'))} | {_ratio(m['infer_ms'], plain.get('infer_ms'))} "

@@ -3,8 +3,8 @@
 Variants:
 
 * workload A (``A NAME``): ``neuroplastic`` (``LIF()``, fastest registered CPU backend), ``plain-loop``
-  (bench_lif's hand-written PyTorch step loop with autograd, indexing ``cur[t]``: the reference for
-  ratios), ``plain-loop-unbind`` (the same loop over ``cur.unbind(0)``, as the snnTorch and Norse workers) and
+  (bench_lif's hand-written PyTorch step loop with autograd over ``cur.unbind(0)``, as the snnTorch and
+  Norse workers: the reference for ratios), ``plain-loop-indexed`` (the same loop indexing ``cur[t]``) and
   ``matmul-floor`` (only the Dense forward + backward), built by ``bench_lif.make_variants``.
 * workload B (``B cuba [float32|float64] [SEED]``): ``cuba_network(4000)`` run for 1 s by the C event
   engine on one thread (``torch.set_num_threads(1)``), from a fresh state each measurement.
@@ -21,29 +21,10 @@ import statistics
 from _worker import add_bench_dir, lif_setup, serve, timed
 
 
-def plain_lif_unbind(cur):
-    """bench_lif's plain loop, stepping with ``cur.unbind(0)`` instead of ``cur[t]`` (linear, not quadratic,
-    gradient traffic in T: each ``cur[t]`` backward zero-fills and adds a full [T, B, N] gradient)."""
-    import torch
-
-    import bench_lif as bl
-
-    v = torch.zeros_like(cur[0])
-    out = []
-    for c in cur.unbind(0):
-        v = bl.BETA * v + (1.0 - bl.BETA) * c
-        s = bl._Spike.apply(v - bl.V_TH)
-        v = v - s * bl.V_TH
-        out.append(s)
-    return torch.stack(out)
-
-
 def setup_a(name: str):
     import bench_lif as bl
 
     def make_fn():
-        if name == "plain-loop-unbind":
-            return plain_lif_unbind
         variants = bl.make_variants([], compile_loop=False)
         if name not in variants:
             raise ValueError(f"unknown workload A variant {name!r}: choose from {sorted(variants)}")
