@@ -178,9 +178,14 @@ def test_missing_compiler_falls_back_to_torch_engine(contract, monkeypatch, tmp_
 
 
 @pytest.mark.parametrize("model", ["lif", "alif"])
-def test_column_blocks_on_threads_match_reference(contract, model, monkeypatch) -> None:
+@pytest.mark.parametrize("openmp", [True, False], ids=["openmp", "thread-pool"])
+def test_column_blocks_on_threads_match_reference(contract, model, openmp, monkeypatch) -> None:
     if not _lif_c.available():
         pytest.skip("no C compiler")
+    lib = _lif_c._lib()
+    if openmp and not lib._np_openmp:
+        pytest.skip("the C kernels were built without OpenMP here")
+    monkeypatch.setattr(lib, "_np_openmp", openmp)  # False: the thread-pool fallback
     monkeypatch.setenv(lif_cpu.ENGINE_ENV, "c")
     monkeypatch.setattr(_lif_c, "MIN_PARALLEL_ELEMENTS", 0)
     threads = torch.get_num_threads()
@@ -192,3 +197,14 @@ def test_column_blocks_on_threads_match_reference(contract, model, monkeypatch) 
         contract.assert_same(contract.run(model, "cpu_fused", x, params, state, (w_s, w_state)), want)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_optional_build_flags_fall_back_when_the_compiler_rejects_them(tmp_path, monkeypatch) -> None:
+    if _ccompile._compiler() is None:
+        pytest.skip("no C compiler")
+    monkeypatch.setenv("NEUROPLASTIC_CACHE_DIR", str(tmp_path))
+    src = "#ifdef _OPENMP\nint np_flag(void) { return 1; }\n#else\nint np_flag(void) { return 0; }\n#endif\n"
+    lib = _ccompile.build_and_load("np_test_optional_bad", src, optional_flags=("-fno-such-flag-np",))
+    assert lib is not None and lib.np_flag() == 0  # built again without the rejected flag
+    lib = _ccompile.build_and_load("np_test_optional_omp", src, optional_flags=("-fopenmp",))
+    assert lib is not None and lib.np_flag() in (0, 1)  # 1 where the compiler supports OpenMP

@@ -67,9 +67,12 @@ def _warn_once(key: str, msg: str) -> None:
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
 
-def build_and_load(name: str, source: str, timeout: float = 120.0) -> ctypes.CDLL | None:
+def build_and_load(name: str, source: str, timeout: float = 120.0,
+                   optional_flags: tuple[str, ...] = ()) -> ctypes.CDLL | None:
     """Compile ``source`` (C99) to ``<cache>/<name>-<hash>.so`` if needed and load it.
 
+    ``optional_flags`` (e.g. ``("-fopenmp",)``) are tried first; if that build fails the source is
+    built again without them (the source must compile both ways, e.g. guarded by ``_OPENMP``).
     Returns the loaded library, or ``None`` (after one warning) when no compiler is found or the
     build fails. Thread-safe; concurrent processes race benignly (atomic rename).
     """
@@ -78,7 +81,12 @@ def build_and_load(name: str, source: str, timeout: float = 120.0) -> ctypes.CDL
             return _loaded[name]
         lib = None
         try:
-            lib = _build(name, source, timeout)
+            try:
+                lib = _build(name, source, timeout, optional_flags)
+            except Exception:  # noqa: BLE001 - retry without the optional flags
+                if not optional_flags:
+                    raise
+                lib = _build(name, source, timeout, ())
         except Exception as exc:  # noqa: BLE001 - any failure means "use the fallback"
             _warn_once(
                 name,
@@ -90,11 +98,11 @@ def build_and_load(name: str, source: str, timeout: float = 120.0) -> ctypes.CDL
         return lib
 
 
-def _build(name: str, source: str, timeout: float) -> ctypes.CDLL:
+def _build(name: str, source: str, timeout: float, extra: tuple[str, ...] = ()) -> ctypes.CDLL:
     cc = _compiler()
     if cc is None:
         raise FileNotFoundError("no C compiler (cc, gcc, clang) on PATH")
-    key = hashlib.sha256("\0".join((source, cc, *CFLAGS, sys.platform)).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\0".join((source, cc, *CFLAGS, *extra, sys.platform)).encode()).hexdigest()[:16]
     cache = _cache_dir()
     target = cache / f"{name}-{key}.so"
     if not target.exists():
@@ -104,7 +112,7 @@ def _build(name: str, source: str, timeout: float) -> ctypes.CDLL:
         tmp_lib = tmp_src[:-2] + ".so"
         try:
             proc = subprocess.run(
-                [cc, *CFLAGS, "-o", tmp_lib, tmp_src, "-lm"], capture_output=True, text=True, timeout=timeout
+                [cc, *CFLAGS, *extra, "-o", tmp_lib, tmp_src, "-lm"], capture_output=True, text=True, timeout=timeout
             )
             if proc.returncode != 0:
                 raise RuntimeError(f"{os.path.basename(cc)} failed: {proc.stderr.strip()[:500]}")

@@ -215,14 +215,6 @@ def _instantiate(ty: str, suffix: str, fabs: str, exp: str, specialise: bool) ->
     return "".join(p + sw for p, sw in zip(pieces, switches))
 
 
-# float32 (the training dtype) gets the specialised loops; float64 (tests, analysis) a generic one.
-_SOURCE = (
-    "#include <math.h>\n#include <stdint.h>\n#define CHUNK 2048\n"
-    + _instantiate("float", "f32", "fabsf", "expf", specialise=True)
-    + "#undef INL\n"
-    + _instantiate("double", "f64", "fabs", "exp", specialise=False)
-)
-
 # name: (pointer count, scalar kinds after T, N, ld: "f" = the kernel's float type, "i" = int)
 _SIGNATURES = {
     "lif_fwd": (5, "ffffffi"),
@@ -230,12 +222,52 @@ _SIGNATURES = {
     "alif_fwd": (8, "fffffffi"),
     "alif_bwd": (8, "ffffffiiifff"),
 }
+_ALIGN = 16  # column blocks start on 64-byte boundaries for float32
+
+
+def _parallel_wrappers(ty: str, suffix: str) -> str:
+    """``<kernel>_<suffix>_par(..., nt)``: the kernel over ``nt`` column blocks in an OpenMP loop.
+
+    Built with ``-fopenmp``, the loop runs on the OpenMP runtime torch has already loaded (the
+    library resolves ``libgomp.so.1`` to torch's copy), i.e. on torch's own intra-op threads,
+    which are still spinning after the preceding matmul; a separate thread pool would compete
+    with them for the same cores. Without OpenMP the loop runs serially (``np_openmp() == 0``).
+    """
+    out = []
+    for name, (n_ptr, kinds) in _SIGNATURES.items():
+        ptrs = [f"p{i}" for i in range(n_ptr)]
+        scal = [f"s{i}" for i in range(len(kinds))]
+        decl = ", ".join([f"{ty}* {p}" for p in ptrs] + ["int64_t T", "int64_t N", "int64_t ld"]
+                         + [f"{ty if k == 'f' else 'int'} {n}" for k, n in zip(kinds, scal)] + ["int nt"])
+        args = ", ".join([f"{p} ? {p} + lo : 0" for p in ptrs] + ["T", "m", "ld"] + scal)
+        out.append(
+            f"void {name}_{suffix}_par({decl}) {{\n"
+            f"    int64_t w = (N + nt - 1) / nt; w = (w + {_ALIGN - 1}) / {_ALIGN} * {_ALIGN};\n"
+            "    int64_t nb = (N + w - 1) / w;\n"
+            "#ifdef _OPENMP\n#pragma omp parallel for num_threads(nt) schedule(static)\n#endif\n"
+            "    for (int64_t b = 0; b < nb; ++b) {\n"
+            "        int64_t lo = b * w, m = (N - lo < w) ? N - lo : w;\n"
+            f"        {name}_{suffix}({args});\n    }}\n}}\n")
+    return "".join(out)
+
+
+# float32 (the training dtype) gets the specialised loops; float64 (tests, analysis) a generic one.
+_SOURCE = (
+    "#include <math.h>\n#include <stdint.h>\n#define CHUNK 2048\n"
+    + _instantiate("float", "f32", "fabsf", "expf", specialise=True)
+    + "#undef INL\n"
+    + _instantiate("double", "f64", "fabs", "exp", specialise=False)
+    + _parallel_wrappers("float", "f32")
+    + _parallel_wrappers("double", "f64")
+    + "#ifdef _OPENMP\nint np_openmp(void) { return 1; }\n#else\nint np_openmp(void) { return 0; }\n#endif\n"
+)
+
 _DTYPES = {torch.float32: ("f32", ctypes.c_float), torch.float64: ("f64", ctypes.c_double)}
 
-# Columns (neurons) are independent, so large calls are split into column blocks run by a small
-# thread pool (ctypes releases the GIL) with up to torch.get_num_threads() threads.
+# Columns (neurons) are independent, so large calls are split into column blocks over up to
+# torch.get_num_threads() threads: on torch's OpenMP threads (the ``_par`` wrappers) when the library
+# was built with OpenMP, else on a small thread pool (ctypes releases the GIL).
 MIN_PARALLEL_ELEMENTS = 1 << 20
-_ALIGN = 16  # column blocks start on 64-byte boundaries for float32
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -260,14 +292,18 @@ def _get_pool(workers: int) -> ThreadPoolExecutor:
 
 
 def _lib() -> ctypes.CDLL | None:
-    lib = build_and_load("neuroplastic_lif", _SOURCE)
+    lib = build_and_load("neuroplastic_lif", _SOURCE, optional_flags=("-fopenmp",))
     if lib is not None and not getattr(lib, "_np_typed", False):
         for suffix, ftype in _DTYPES.values():
             for name, (n_ptr, scalars) in _SIGNATURES.items():
-                fn = getattr(lib, f"{name}_{suffix}")
                 kinds = {"i": ctypes.c_int, "f": ftype}
-                fn.argtypes = [ctypes.c_void_p] * n_ptr + [ctypes.c_int64] * 3 + [kinds[k] for k in scalars]
-                fn.restype = None
+                args = [ctypes.c_void_p] * n_ptr + [ctypes.c_int64] * 3 + [kinds[k] for k in scalars]
+                for fname, extra in ((f"{name}_{suffix}", []), (f"{name}_{suffix}_par", [ctypes.c_int])):
+                    fn = getattr(lib, fname)
+                    fn.argtypes = args + extra
+                    fn.restype = None
+        lib.np_openmp.restype = ctypes.c_int
+        lib._np_openmp = bool(lib.np_openmp())
         lib._np_typed = True
     return lib
 
@@ -299,6 +335,9 @@ def _launch(name: str, tensors: list[torch.Tensor | None], T: int, N: int, scala
     n_threads = min(torch.get_num_threads(), N // 256) if T * N >= MIN_PARALLEL_ELEMENTS else 1
     if n_threads <= 1:
         fn(*ptrs, T, N, N, *scalars)
+        return
+    if lib._np_openmp:
+        getattr(lib, f"{name}_{_DTYPES[ref.dtype][0]}_par")(*ptrs, T, N, N, *scalars, n_threads)
         return
     width = -(-N // n_threads)
     width = -(-width // _ALIGN) * _ALIGN
