@@ -286,8 +286,8 @@ class HebbianDense(nn.Module):
           yet recruit the next unit, so rare classes and spread-out shapes get units too.
         * ``"random"``: uniformly random samples. Units then pile up where the data is dense
           (several units per common shape, none for rare ones) and a competitive rule cannot
-          move them far: on digits a 64-unit SoftHebb layer reads out 1.5-2 points below the same
-          layer started by ``"spread"`` (see ``benchmarks/RESULTS.md``).
+          move them far: on digits a 64-unit SoftHebb layer reads out about 1.2 points below the same
+          layer started by ``"spread"`` (30 seeds; see ``benchmarks/RESULTS.md``).
 
         With fewer samples than units, samples are reused with 1 % noise so that no two units are
         equal (both methods).
