@@ -208,3 +208,19 @@ def test_optional_build_flags_fall_back_when_the_compiler_rejects_them(tmp_path,
     assert lib is not None and lib.np_flag() == 0  # built again without the rejected flag
     lib = _ccompile.build_and_load("np_test_optional_omp", src, optional_flags=("-fopenmp",))
     assert lib is not None and lib.np_flag() in (0, 1)  # 1 where the compiler supports OpenMP
+
+
+@pytest.mark.parametrize("T", [1, 7, 8, 9, 17, 64])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+def test_lif_checkpointed_backward_matches_reference_at_segment_edges(contract, T, reset, monkeypatch) -> None:
+    # The C LIF saves the membrane every _lif_c.CHECKPOINT steps and recomputes the rest in
+    # backward: sequences shorter than, equal to, one past and several segments long, with a
+    # given initial state and gradients through the final state too.
+    if not _lif_c.available():
+        pytest.skip("no C compiler")
+    monkeypatch.setenv(lif_cpu.ENGINE_ENV, "c")
+    assert _lif_c.CHECKPOINT == 8  # the T values above straddle its segment edges
+    params = LIFParams(reset=reset)
+    x, state, w_s, w_state = contract.make_inputs("lif", (T, 3, 5), seed=T)
+    want = contract.run("lif", "reference", x, params, state, (w_s, w_state))
+    contract.assert_same(contract.run("lif", "cpu_fused", x, params, state, (w_s, w_state)), want)

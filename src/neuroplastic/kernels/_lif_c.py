@@ -1,6 +1,8 @@
 """C engine of the fused CPU LIF / adaptive-LIF sequence kernels (forward and backward).
 
-One C function per (model, pass, dtype), over a time-first buffer flattened to ``[T, N]``. Each
+One C function per (model, pass, dtype), over a time-first buffer flattened to ``[T, N]``. The LIF
+forward saves membrane checkpoints every ``CHECKPOINT`` steps instead of every pre-reset membrane;
+its backward recomputes them segment by segment (same operations, same bits). Each
 processes ``CHUNK`` (2048) neurons at a time through all ``T`` steps, keeping their state in a
 stack array (L1-resident), so every step touches only its input and output slices once; rows of
 8 kB keep the hardware prefetcher effective (256-neuron rows were 2-4x slower in the backward).
@@ -40,22 +42,26 @@ INL TY sg_SUF(TY d, const int kind, TY a0, TY a1, TY a2) {
     { TY e = (TY)1 / ((TY)1 + EXP(-(a0 * d))); return a0 * e * ((TY)1 - e); }
 }
 
-INL void lif_fwd_body_SUF(const TY* restrict x, const TY* restrict v0, TY* restrict s, TY* restrict h,
+INL void lif_fwd_body_SUF(const TY* restrict x, const TY* restrict v0, TY* restrict s, TY* restrict ck,
                           TY* restrict vT, int64_t T, int64_t N, int64_t ld, TY vl, TY beta, TY c, TY vth, TY k, TY vr,
                           const int reset, const int save) {
-    TY v[CHUNK], scratch[CHUNK];
+    /* save: write the membrane at the start of every KCK-th step into ck ([ceil(T / KCK), ld]);
+       backward recomputes h from x and these checkpoints instead of reading a saved [T, N] h. */
+    TY v[CHUNK];
     for (int64_t n0 = 0; n0 < N; n0 += CHUNK) {
         int64_t m = (N - n0 < CHUNK) ? N - n0 : CHUNK;
         for (int64_t i = 0; i < m; ++i) v[i] = v0[n0 + i];
         for (int64_t t = 0; t < T; ++t) {
+            if (save && t % KCK == 0) {
+                TY* restrict ckt = ck + (t / KCK) * ld + n0;
+                for (int64_t i = 0; i < m; ++i) ckt[i] = v[i];
+            }
             const TY* restrict xt = x + t * ld + n0;
             TY* restrict st = s + t * ld + n0;
-            TY* restrict ht = save ? h + t * ld + n0 : scratch;
             for (int64_t i = 0; i < m; ++i) {
                 TY hi = (vl + (v[i] - vl) * beta) + c * xt[i];
                 TY si = ((hi - vth) >= (TY)0) ? (TY)1 : (TY)0;
                 st[i] = si;
-                ht[i] = hi;
                 if (reset == 0) v[i] = hi - si * k;
                 else if (reset == 1) v[i] = hi * ((TY)1 - si) + si * vr;
                 else v[i] = hi;
@@ -65,46 +71,69 @@ INL void lif_fwd_body_SUF(const TY* restrict x, const TY* restrict v0, TY* restr
     }
 }
 
-void lif_fwd_SUF(const TY* x, const TY* v0, TY* s, TY* h, TY* vT, int64_t T, int64_t N, int64_t ld,
+void lif_fwd_SUF(const TY* x, const TY* v0, TY* s, TY* ck, TY* vT, int64_t T, int64_t N, int64_t ld,
                  TY vl, TY beta, TY c, TY vth, TY k, TY vr, int reset) {
-#define CALL(R, K) lif_fwd_body_SUF(x, v0, s, h, vT, T, N, ld, vl, beta, c, vth, k, vr, R, K)
-    const int kind = h != 0; /* save h for backward */
+#define CALL(R, K) lif_fwd_body_SUF(x, v0, s, ck, vT, T, N, ld, vl, beta, c, vth, k, vr, R, K)
+    const int kind = ck != 0; /* write checkpoints for backward */
     DISPATCH
 #undef CALL
 }
 
-INL void lif_bwd_body_SUF(const TY* restrict gs, const TY* restrict h, const TY* restrict gvT,
-                          TY* restrict gx, TY* restrict gv0, int64_t T, int64_t N, int64_t ld, TY beta, TY c, TY vth,
-                          TY k, TY vr, const int reset, const int detach, const int kind, TY a0, TY a1, TY a2) {
-    TY gv[CHUNK];
+INL void lif_bwd_body_SUF(const TY* restrict x, const TY* restrict ck, const TY* restrict gs,
+                          const TY* restrict gvT, TY* restrict gx, TY* restrict gv0, int64_t T, int64_t N, int64_t ld,
+                          TY vl, TY beta, TY c, TY vth, TY k, TY vr, const int reset, const int detach, const int kind,
+                          TY a0, TY a1, TY a2) {
+    /* Segments of KCK steps, last first: recompute the segment's pre-reset membranes h from its
+       checkpoint and x into hb (cache-resident; the same operations as the forward, so the same
+       bits), then run the reverse recursion over the segment. */
+    TY gv[CHUNK], vv[CHUNK], hb[KCK * CHUNK];
     const TY keep = detach ? (TY)0 : (TY)1; /* x * 0 + g == g exactly: detach_reset drops the term */
+    const int64_t nseg = (T + KCK - 1) / KCK;
     for (int64_t n0 = 0; n0 < N; n0 += CHUNK) {
         int64_t m = (N - n0 < CHUNK) ? N - n0 : CHUNK;
         for (int64_t i = 0; i < m; ++i) gv[i] = gvT ? gvT[n0 + i] : (TY)0;
-        for (int64_t t = T - 1; t >= 0; --t) {
-            const TY* restrict gst = gs + t * ld + n0;
-            const TY* restrict ht = h + t * ld + n0;
-            TY* restrict gxt = gx + t * ld + n0;
-            for (int64_t i = 0; i < m; ++i) {
-                TY hi = ht[i];
-                TY d = hi - vth;
-                TY si = (d >= (TY)0) ? (TY)1 : (TY)0;
-                TY g = gst[i];
-                TY direct = gv[i];
-                if (reset == 0) g = g + (gv[i] * (-k)) * keep;
-                else if (reset == 1) { g = g + (gv[i] * (vr - hi)) * keep; direct = gv[i] * ((TY)1 - si); }
-                TY gh = g * sg_SUF(d, kind, a0, a1, a2) + direct;
-                gxt[i] = gh * c;
-                gv[i] = gh * beta;
+        for (int64_t sg = nseg - 1; sg >= 0; --sg) {
+            const int64_t t0 = sg * KCK, t1 = (t0 + KCK < T) ? t0 + KCK : T;
+            const TY* restrict ckt = ck + sg * ld + n0;
+            for (int64_t i = 0; i < m; ++i) vv[i] = ckt[i];
+            for (int64_t t = t0; t < t1; ++t) {
+                const TY* restrict xt = x + t * ld + n0;
+                TY* restrict hbt = hb + (t - t0) * CHUNK;
+                for (int64_t i = 0; i < m; ++i) {
+                    TY hi = (vl + (vv[i] - vl) * beta) + c * xt[i];
+                    TY si = ((hi - vth) >= (TY)0) ? (TY)1 : (TY)0;
+                    hbt[i] = hi;
+                    if (reset == 0) vv[i] = hi - si * k;
+                    else if (reset == 1) vv[i] = hi * ((TY)1 - si) + si * vr;
+                    else vv[i] = hi;
+                }
+            }
+            for (int64_t t = t1 - 1; t >= t0; --t) {
+                const TY* restrict gst = gs + t * ld + n0;
+                const TY* restrict ht = hb + (t - t0) * CHUNK;
+                TY* restrict gxt = gx + t * ld + n0;
+                for (int64_t i = 0; i < m; ++i) {
+                    TY hi = ht[i];
+                    TY d = hi - vth;
+                    TY si = (d >= (TY)0) ? (TY)1 : (TY)0;
+                    TY g = gst[i];
+                    TY direct = gv[i];
+                    if (reset == 0) g = g + (gv[i] * (-k)) * keep;
+                    else if (reset == 1) { g = g + (gv[i] * (vr - hi)) * keep; direct = gv[i] * ((TY)1 - si); }
+                    TY gh = g * sg_SUF(d, kind, a0, a1, a2) + direct;
+                    gxt[i] = gh * c;
+                    gv[i] = gh * beta;
+                }
             }
         }
         if (gv0) for (int64_t i = 0; i < m; ++i) gv0[n0 + i] = gv[i];
     }
 }
 
-void lif_bwd_SUF(const TY* gs, const TY* h, const TY* gvT, TY* gx, TY* gv0, int64_t T, int64_t N, int64_t ld,
-                 TY beta, TY c, TY vth, TY k, TY vr, int reset, int detach, int kind, TY a0, TY a1, TY a2) {
-#define CALL(R, K) lif_bwd_body_SUF(gs, h, gvT, gx, gv0, T, N, ld, beta, c, vth, k, vr, R, detach, K, a0, a1, a2)
+void lif_bwd_SUF(const TY* x, const TY* ck, const TY* gs, const TY* gvT, TY* gx, TY* gv0, int64_t T, int64_t N,
+                 int64_t ld, TY vl, TY beta, TY c, TY vth, TY k, TY vr, int reset, int detach, int kind, TY a0, TY a1,
+                 TY a2) {
+#define CALL(R, K) lif_bwd_body_SUF(x, ck, gs, gvT, gx, gv0, T, N, ld, vl, beta, c, vth, k, vr, R, detach, K, a0, a1, a2)
     DISPATCH
 #undef CALL
 }
@@ -218,11 +247,12 @@ def _instantiate(ty: str, suffix: str, fabs: str, exp: str, specialise: bool) ->
 # name: (pointer count, scalar kinds after T, N, ld: "f" = the kernel's float type, "i" = int)
 _SIGNATURES = {
     "lif_fwd": (5, "ffffffi"),
-    "lif_bwd": (5, "fffffiiifff"),
+    "lif_bwd": (6, "ffffffiiifff"),
     "alif_fwd": (8, "fffffffi"),
     "alif_bwd": (8, "ffffffiiifff"),
 }
 _ALIGN = 16  # column blocks start on 64-byte boundaries for float32
+CHECKPOINT = 8  # LIF: steps per membrane checkpoint; backward recomputes h over 8 x 2048 neurons in cache
 
 
 def _parallel_wrappers(ty: str, suffix: str) -> str:
@@ -253,7 +283,7 @@ def _parallel_wrappers(ty: str, suffix: str) -> str:
 
 # float32 (the training dtype) gets the specialised loops; float64 (tests, analysis) a generic one.
 _SOURCE = (
-    "#include <math.h>\n#include <stdint.h>\n#define CHUNK 2048\n"
+    f"#include <math.h>\n#include <stdint.h>\n#define CHUNK 2048\n#define KCK {CHECKPOINT}\n"
     + _instantiate("float", "f32", "fabsf", "expf", specialise=True)
     + "#undef INL\n"
     + _instantiate("double", "f64", "fabs", "exp", specialise=False)
@@ -352,17 +382,36 @@ def _launch(name: str, tensors: list[torch.Tensor | None], T: int, N: int, scala
         f.result()
 
 
-def lif_forward(x, v0, s, h, vT, k: LIFConsts) -> None:
-    """Tensors contiguous ``[T, N]`` / ``[N]`` of one dtype; ``h`` None skips saving (inference)."""
+def lif_forward(x, v0, s, ck, vT, k: LIFConsts) -> None:
+    """Tensors contiguous ``[T, N]`` / ``[N]`` of one dtype; ``ck`` (``[ceil(T / CHECKPOINT), N]``)
+    receives the membrane at the start of every ``CHECKPOINT``-th step, None skips it (inference)."""
     T, N = x.shape
-    _launch("lif_fwd", [x, v0, s, h, vT], T, N, (k.vl, k.beta, k.c, k.vth, k.k, k.vr, k.reset))
+    _launch("lif_fwd", [x, v0, s, ck, vT], T, N, (k.vl, k.beta, k.c, k.vth, k.k, k.vr, k.reset))
 
 
-def lif_backward(gs, h, gvT, gx, gv0, k: LIFConsts) -> None:
-    """``gvT`` None means zero; ``gv0`` None skips the initial-state gradient."""
-    T, N = h.shape
-    _launch("lif_bwd", [gs, h, gvT, gx, gv0], T, N,
-            (k.beta, k.c, k.vth, k.k, k.vr, k.reset, int(k.detach), *_sg(k.surrogate)))
+def lif_backward(x, ck, gs, gvT, gx, gv0, k: LIFConsts) -> None:
+    """From the forward's input ``x`` and checkpoints ``ck``; ``gvT`` None means zero; ``gv0`` None
+    skips the initial-state gradient."""
+    T, N = x.shape
+    _launch("lif_bwd", [x, ck, gs, gvT, gx, gv0], T, N,
+            (k.vl, k.beta, k.c, k.vth, k.k, k.vr, k.reset, int(k.detach), *_sg(k.surrogate)))
+
+
+def lif_forward_train(x, v0, s, vT, k: LIFConsts) -> tuple[torch.Tensor, ...]:
+    """Forward that keeps what :func:`lif_backward_saved` needs: ``(x, checkpoints)``.
+
+    Writing only ``ceil(T / 8)`` membrane rows instead of the ``T`` pre-reset membranes saves a
+    ``[T, N]`` store (and its cache-line reads) per training step; the input ``x`` is kept instead.
+    """
+    T, N = x.shape
+    ck = torch.empty(((T + CHECKPOINT - 1) // CHECKPOINT, N), dtype=x.dtype)
+    lif_forward(x, v0, s, ck, vT, k)
+    return x, ck
+
+
+def lif_backward_saved(saved, gs, gvT, gx, gv0, k: LIFConsts) -> None:
+    x, ck = saved
+    lif_backward(x, ck, gs, gvT, gx, gv0, k)
 
 
 def alif_forward(x, v0, a0, s, h, ah, vT, aT, k: ALIFConsts) -> None:

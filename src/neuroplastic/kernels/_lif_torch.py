@@ -49,6 +49,17 @@ def lif_forward(x, v0, s, h, vT, k: LIFConsts) -> None:
         _reset_into(v, ht, s[t], k.k, k.reset, k.vr, tmp)
 
 
+def lif_forward_train(x, v0, s, vT, k: LIFConsts) -> tuple[torch.Tensor, ...]:
+    """Forward that keeps the pre-reset membranes ``h`` for :func:`lif_backward_saved`."""
+    h = torch.empty_like(x)
+    lif_forward(x, v0, s, h, vT, k)
+    return (h,)
+
+
+def lif_backward_saved(saved, gs, gvT, gx, gv0, k: LIFConsts) -> None:
+    lif_backward(gs, saved[0], gvT, gx, gv0, k)
+
+
 @torch.no_grad()
 def lif_backward(gs, h, gvT, gx, gv0, k: LIFConsts) -> None:
     gv = torch.zeros_like(h[0]) if gvT is None else gvT.clone()

@@ -6,8 +6,10 @@ CPU; ``LIF(..., backend="reference")`` or ``NEUROPLASTIC_BACKEND=reference`` sel
 over :func:`~neuroplastic.neurons.lif.lif_step` instead.
 
 One :class:`torch.autograd.Function` covers the whole sequence. Forward runs all ``T`` steps in
-one C call (or a buffered torch loop) and saves only the pre-reset membrane :math:`h_t` (LIF) or
-:math:`h_t` and the adaptation :math:`a_t` (adaptive LIF); backward runs the analytic
+one C call (or a buffered torch loop) and saves only what backward needs: for LIF in C, its input
+and the membrane at every 8th step (backward recomputes the pre-reset membranes :math:`h_t` of
+8 steps at a time in cache, bit for bit; this saves a ``[T, N]`` store per training step), in the
+torch engine :math:`h_t`; for adaptive LIF :math:`h_t` and the adaptation :math:`a_t`. Backward runs the analytic
 backpropagation through time in reverse, e.g. for LIF with :math:`v'_t = \mathrm{reset}(h_t, S_t)`
 and :math:`h_{t+1} = v_l + (v'_t - v_l)\beta + (1-\beta) R\,I_{t+1}`:
 
@@ -87,10 +89,8 @@ class _LIFSequence(torch.autograd.Function):
         T, cd = x.shape[0], compute_dtype(x.dtype)
         xf, v0f = _flat(x, T, cd), _flat(v0, None, cd)
         s = torch.empty(x.shape, dtype=cd)
-        h = torch.empty_like(xf)
         vT = torch.empty(v0.shape, dtype=cd)
-        engine.lif_forward(xf, v0f, s.view(T, -1), h, vT.view(-1), k)
-        ctx.save_for_backward(h)
+        ctx.save_for_backward(*engine.lif_forward_train(xf, v0f, s.view(T, -1), vT.view(-1), k))
         ctx.k, ctx.engine, ctx.meta = k, engine, (x.shape, x.dtype, v0.dtype)
         ctx.set_materialize_grads(False)
         return s.to(x.dtype), vT.to(v0.dtype)
@@ -98,14 +98,14 @@ class _LIFSequence(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, gs: torch.Tensor | None, gvT: torch.Tensor | None):  # type: ignore[override]
-        (h,) = ctx.saved_tensors
+        saved = ctx.saved_tensors
         shape, xdt, vdt = ctx.meta
-        T, cd = h.shape[0], h.dtype
-        gsf = torch.zeros_like(h) if gs is None else _flat(gs, T, cd)
+        T, cd = shape[0], saved[0].dtype
+        gsf = torch.zeros((T, saved[0].shape[1]), dtype=cd) if gs is None else _flat(gs, T, cd)
         gvTf = None if gvT is None else _flat(gvT, None, cd)
         gx = torch.empty(shape, dtype=cd)
         gv0 = torch.empty(shape[1:], dtype=cd) if ctx.needs_input_grad[1] else None
-        ctx.engine.lif_backward(gsf, h, gvTf, gx.view(T, -1), None if gv0 is None else gv0.view(-1), ctx.k)
+        ctx.engine.lif_backward_saved(saved, gsf, gvTf, gx.view(T, -1), None if gv0 is None else gv0.view(-1), ctx.k)
         return (_out(gx, xdt) if ctx.needs_input_grad[0] else None), _out(gv0, vdt), None, None
 
 
