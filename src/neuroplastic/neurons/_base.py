@@ -108,9 +108,10 @@ class NeuronSequence(_NeuronBase):
     """Whole-sequence neuron: ``forward(x[T, B, ...], state=None) -> (out[T, B, ...], state)``.
 
     A model whose dynamics carry any NaN/inf input into the final value of its first state
-    variable (no reset to a constant, no refractory clamp: ``nonfinite_reaches_state``) has its
-    input checked through that small final state instead of a pass over all of ``x``; only when
-    the state is not finite is ``x`` scanned, to raise the usual error.
+    variable (``nonfinite_reaches_state``; e.g. LIF without a refractory period, whose resets
+    multiply or subtract, so an infinite membrane becomes NaN rather than a clean reset value) has
+    its input checked through that small final state instead of a pass over all of ``x``; only
+    when the state is not finite is ``x`` scanned, to raise the usual error.
     """
 
     nonfinite_reaches_state: ClassVar[bool] = False

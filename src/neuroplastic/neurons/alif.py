@@ -104,4 +104,4 @@ class ALIF(NeuronSequence):
     step_fn = staticmethod(alif_step)
     init_fn = staticmethod(alif_init)
     op = "alif_sequence"
-    nonfinite_reaches_state = True  # no constant reset/clamp: NaN/inf input ends in the final v
+    nonfinite_reaches_state = True  # NaN/inf input ends in the final v (resets give inf * 0 = NaN)

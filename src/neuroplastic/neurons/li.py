@@ -66,4 +66,4 @@ class LI(NeuronSequence):
     step_fn = staticmethod(li_step)
     init_fn = staticmethod(li_init)
     op = "li_sequence"
-    nonfinite_reaches_state = True  # no constant reset/clamp: NaN/inf input ends in the final v
+    nonfinite_reaches_state = True  # NaN/inf input ends in the final v (no reset, no clamp)

@@ -151,4 +151,4 @@ class LIF(NeuronSequence):
     step_fn = staticmethod(lif_step)
     init_fn = staticmethod(lif_init)
     op = "lif_sequence"
-    nonfinite_reaches_state = True  # no constant reset/clamp: NaN/inf input ends in the final v
+    nonfinite_reaches_state = True  # NaN/inf input ends in the final v (resets give inf * 0 = NaN)
