@@ -210,17 +210,18 @@ def test_optional_build_flags_fall_back_when_the_compiler_rejects_them(tmp_path,
     assert lib is not None and lib.np_flag() in (0, 1)  # 1 where the compiler supports OpenMP
 
 
+@pytest.mark.parametrize("model", ["lif", "alif"])
 @pytest.mark.parametrize("T", [1, 7, 8, 9, 17, 64])
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
-def test_lif_checkpointed_backward_matches_reference_at_segment_edges(contract, T, reset, monkeypatch) -> None:
-    # The C LIF saves the membrane every _lif_c.CHECKPOINT steps and recomputes the rest in
+def test_checkpointed_backward_matches_reference_at_segment_edges(contract, model, T, reset, monkeypatch) -> None:
+    # The C kernels save the state every _lif_c.CHECKPOINT steps and recompute the rest in
     # backward: sequences shorter than, equal to, one past and several segments long, with a
     # given initial state and gradients through the final state too.
     if not _lif_c.available():
         pytest.skip("no C compiler")
     monkeypatch.setenv(lif_cpu.ENGINE_ENV, "c")
     assert _lif_c.CHECKPOINT == 8  # the T values above straddle its segment edges
-    params = LIFParams(reset=reset)
-    x, state, w_s, w_state = contract.make_inputs("lif", (T, 3, 5), seed=T)
-    want = contract.run("lif", "reference", x, params, state, (w_s, w_state))
-    contract.assert_same(contract.run("lif", "cpu_fused", x, params, state, (w_s, w_state)), want)
+    params = contract.MODELS[model][0](reset=reset)
+    x, state, w_s, w_state = contract.make_inputs(model, (T, 3, 5), seed=T)
+    want = contract.run(model, "reference", x, params, state, (w_s, w_state))
+    contract.assert_same(contract.run(model, "cpu_fused", x, params, state, (w_s, w_state)), want)

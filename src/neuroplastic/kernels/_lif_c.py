@@ -139,25 +139,27 @@ void lif_bwd_SUF(const TY* x, const TY* ck, const TY* gs, const TY* gvT, TY* gx,
 }
 
 INL void alif_fwd_body_SUF(const TY* restrict x, const TY* restrict v0, const TY* restrict a0_,
-                           TY* restrict s, TY* restrict h, TY* restrict ah, TY* restrict vT, TY* restrict aT,
+                           TY* restrict s, TY* restrict ckv, TY* restrict cka, TY* restrict vT, TY* restrict aT,
                            int64_t T, int64_t N, int64_t ld, TY vl, TY beta, TY c, TY vth, TY b, TY rho, TY vr,
                            const int reset, const int save) {
-    TY v[CHUNK], a[CHUNK], scratch[CHUNK], scratch_a[CHUNK];
+    /* save: membrane and adaptation at the start of every KCK-th step (as the LIF forward) */
+    TY v[CHUNK], a[CHUNK];
     for (int64_t n0 = 0; n0 < N; n0 += CHUNK) {
         int64_t m = (N - n0 < CHUNK) ? N - n0 : CHUNK;
         for (int64_t i = 0; i < m; ++i) { v[i] = v0[n0 + i]; a[i] = a0_[n0 + i]; }
         for (int64_t t = 0; t < T; ++t) {
+            if (save && t % KCK == 0) {
+                TY* restrict cvt = ckv + (t / KCK) * ld + n0;
+                TY* restrict cat = cka + (t / KCK) * ld + n0;
+                for (int64_t i = 0; i < m; ++i) { cvt[i] = v[i]; cat[i] = a[i]; }
+            }
             const TY* restrict xt = x + t * ld + n0;
             TY* restrict st = s + t * ld + n0;
-            TY* restrict ht = save ? h + t * ld + n0 : scratch;
-            TY* restrict aht = save ? ah + t * ld + n0 : scratch_a;
             for (int64_t i = 0; i < m; ++i) {
                 TY hi = (vl + (v[i] - vl) * beta) + c * xt[i];
                 TY th = b * a[i] + vth;
                 TY si = ((hi - th) >= (TY)0) ? (TY)1 : (TY)0;
                 st[i] = si;
-                ht[i] = hi;
-                aht[i] = a[i];
                 if (reset == 0) v[i] = hi - si * (th - vr);
                 else if (reset == 1) v[i] = hi * ((TY)1 - si) + si * vr;
                 else v[i] = hi;
@@ -168,47 +170,72 @@ INL void alif_fwd_body_SUF(const TY* restrict x, const TY* restrict v0, const TY
     }
 }
 
-void alif_fwd_SUF(const TY* x, const TY* v0, const TY* a0_, TY* s, TY* h, TY* ah, TY* vT, TY* aT,
+void alif_fwd_SUF(const TY* x, const TY* v0, const TY* a0_, TY* s, TY* ckv, TY* cka, TY* vT, TY* aT,
                   int64_t T, int64_t N, int64_t ld, TY vl, TY beta, TY c, TY vth, TY b, TY rho, TY vr, int reset) {
-#define CALL(R, K) alif_fwd_body_SUF(x, v0, a0_, s, h, ah, vT, aT, T, N, ld, vl, beta, c, vth, b, rho, vr, R, K)
-    const int kind = h != 0; /* save h, a for backward */
+#define CALL(R, K) alif_fwd_body_SUF(x, v0, a0_, s, ckv, cka, vT, aT, T, N, ld, vl, beta, c, vth, b, rho, vr, R, K)
+    const int kind = ckv != 0; /* write checkpoints for backward */
     DISPATCH
 #undef CALL
 }
 
-INL void alif_bwd_body_SUF(const TY* restrict gs, const TY* restrict h, const TY* restrict ah,
-                           const TY* restrict gvT, const TY* restrict gaT, TY* restrict gx, TY* restrict gv0,
-                           TY* restrict ga0, int64_t T, int64_t N, int64_t ld, TY beta, TY c, TY vth, TY b, TY rho, TY vr,
-                           const int reset, const int detach, const int kind, TY a0, TY a1, TY a2) {
-    TY gv[CHUNK], ga[CHUNK];
+INL void alif_bwd_body_SUF(const TY* restrict x, const TY* restrict ckv, const TY* restrict cka,
+                           const TY* restrict gs, const TY* restrict gvT, const TY* restrict gaT, TY* restrict gx,
+                           TY* restrict gv0, TY* restrict ga0, int64_t T, int64_t N, int64_t ld, TY vl, TY beta, TY c,
+                           TY vth, TY b, TY rho, TY vr, const int reset, const int detach, const int kind,
+                           TY a0, TY a1, TY a2) {
+    /* as the LIF backward: recompute h and the adaptation before each step of a KCK-step segment */
+    TY gv[CHUNK], ga[CHUNK], vv[CHUNK], av[CHUNK], hb[KCK * CHUNK], ab[KCK * CHUNK];
     const TY keep = detach ? (TY)0 : (TY)1;
+    const int64_t nseg = (T + KCK - 1) / KCK;
     for (int64_t n0 = 0; n0 < N; n0 += CHUNK) {
         int64_t m = (N - n0 < CHUNK) ? N - n0 : CHUNK;
         for (int64_t i = 0; i < m; ++i) {
             gv[i] = gvT ? gvT[n0 + i] : (TY)0;
             ga[i] = gaT ? gaT[n0 + i] : (TY)0;
         }
-        for (int64_t t = T - 1; t >= 0; --t) {
-            const TY* restrict gst = gs + t * ld + n0;
-            const TY* restrict ht = h + t * ld + n0;
-            const TY* restrict aht = ah + t * ld + n0;
-            TY* restrict gxt = gx + t * ld + n0;
-            for (int64_t i = 0; i < m; ++i) {
-                TY hi = ht[i];
-                TY th = b * aht[i] + vth;
-                TY d = hi - th;
-                TY si = (d >= (TY)0) ? (TY)1 : (TY)0;
-                TY g = gst[i] + ga[i];
-                TY direct = gv[i];
-                TY gth = (TY)0;
-                if (reset == 0) { g = g + (gv[i] * (-(th - vr))) * keep; gth = -(gv[i] * si); }
-                else if (reset == 1) { g = g + (gv[i] * (vr - hi)) * keep; direct = gv[i] * ((TY)1 - si); }
-                TY gd = g * sg_SUF(d, kind, a0, a1, a2);
-                TY gh = gd + direct;
-                gth = gth - gd;
-                gxt[i] = gh * c;
-                gv[i] = gh * beta;
-                ga[i] = ga[i] * rho + gth * b;
+        for (int64_t sg = nseg - 1; sg >= 0; --sg) {
+            const int64_t t0 = sg * KCK, t1 = (t0 + KCK < T) ? t0 + KCK : T;
+            const TY* restrict cvt = ckv + sg * ld + n0;
+            const TY* restrict cat = cka + sg * ld + n0;
+            for (int64_t i = 0; i < m; ++i) { vv[i] = cvt[i]; av[i] = cat[i]; }
+            for (int64_t t = t0; t < t1; ++t) {
+                const TY* restrict xt = x + t * ld + n0;
+                TY* restrict hbt = hb + (t - t0) * CHUNK;
+                TY* restrict abt = ab + (t - t0) * CHUNK;
+                for (int64_t i = 0; i < m; ++i) {
+                    TY hi = (vl + (vv[i] - vl) * beta) + c * xt[i];
+                    TY th = b * av[i] + vth;
+                    TY si = ((hi - th) >= (TY)0) ? (TY)1 : (TY)0;
+                    hbt[i] = hi;
+                    abt[i] = av[i];
+                    if (reset == 0) vv[i] = hi - si * (th - vr);
+                    else if (reset == 1) vv[i] = hi * ((TY)1 - si) + si * vr;
+                    else vv[i] = hi;
+                    av[i] = av[i] * rho + si;
+                }
+            }
+            for (int64_t t = t1 - 1; t >= t0; --t) {
+                const TY* restrict gst = gs + t * ld + n0;
+                const TY* restrict ht = hb + (t - t0) * CHUNK;
+                const TY* restrict aht = ab + (t - t0) * CHUNK;
+                TY* restrict gxt = gx + t * ld + n0;
+                for (int64_t i = 0; i < m; ++i) {
+                    TY hi = ht[i];
+                    TY th = b * aht[i] + vth;
+                    TY d = hi - th;
+                    TY si = (d >= (TY)0) ? (TY)1 : (TY)0;
+                    TY g = gst[i] + ga[i];
+                    TY direct = gv[i];
+                    TY gth = (TY)0;
+                    if (reset == 0) { g = g + (gv[i] * (-(th - vr))) * keep; gth = -(gv[i] * si); }
+                    else if (reset == 1) { g = g + (gv[i] * (vr - hi)) * keep; direct = gv[i] * ((TY)1 - si); }
+                    TY gd = g * sg_SUF(d, kind, a0, a1, a2);
+                    TY gh = gd + direct;
+                    gth = gth - gd;
+                    gxt[i] = gh * c;
+                    gv[i] = gh * beta;
+                    ga[i] = ga[i] * rho + gth * b;
+                }
             }
         }
         if (gv0) for (int64_t i = 0; i < m; ++i) gv0[n0 + i] = gv[i];
@@ -216,10 +243,10 @@ INL void alif_bwd_body_SUF(const TY* restrict gs, const TY* restrict h, const TY
     }
 }
 
-void alif_bwd_SUF(const TY* gs, const TY* h, const TY* ah, const TY* gvT, const TY* gaT, TY* gx,
-                  TY* gv0, TY* ga0, int64_t T, int64_t N, int64_t ld, TY beta, TY c, TY vth, TY b, TY rho,
+void alif_bwd_SUF(const TY* x, const TY* ckv, const TY* cka, const TY* gs, const TY* gvT, const TY* gaT, TY* gx,
+                  TY* gv0, TY* ga0, int64_t T, int64_t N, int64_t ld, TY vl, TY beta, TY c, TY vth, TY b, TY rho,
                   TY vr, int reset, int detach, int kind, TY a0, TY a1, TY a2) {
-#define CALL(R, K) alif_bwd_body_SUF(gs, h, ah, gvT, gaT, gx, gv0, ga0, T, N, ld, beta, c, vth, b, rho, vr, R, detach, K, a0, a1, a2)
+#define CALL(R, K) alif_bwd_body_SUF(x, ckv, cka, gs, gvT, gaT, gx, gv0, ga0, T, N, ld, vl, beta, c, vth, b, rho, vr, R, detach, K, a0, a1, a2)
     DISPATCH
 #undef CALL
 }
@@ -249,7 +276,7 @@ _SIGNATURES = {
     "lif_fwd": (5, "ffffffi"),
     "lif_bwd": (6, "ffffffiiifff"),
     "alif_fwd": (8, "fffffffi"),
-    "alif_bwd": (8, "ffffffiiifff"),
+    "alif_bwd": (9, "fffffffiiifff"),
 }
 _ALIGN = 16  # column blocks start on 64-byte boundaries for float32
 CHECKPOINT = 8  # LIF: steps per membrane checkpoint; backward recomputes h over 8 x 2048 neurons in cache
@@ -414,13 +441,28 @@ def lif_backward_saved(saved, gs, gvT, gx, gv0, k: LIFConsts) -> None:
     lif_backward(x, ck, gs, gvT, gx, gv0, k)
 
 
-def alif_forward(x, v0, a0, s, h, ah, vT, aT, k: ALIFConsts) -> None:
-    """As :func:`lif_forward`; ``ah`` receives the adaptation before each step (with ``h``)."""
+def alif_forward(x, v0, a0, s, ckv, cka, vT, aT, k: ALIFConsts) -> None:
+    """As :func:`lif_forward`; ``ckv``/``cka`` receive membrane and adaptation checkpoints."""
     T, N = x.shape
-    _launch("alif_fwd", [x, v0, a0, s, h, ah, vT, aT], T, N, (k.vl, k.beta, k.c, k.vth, k.b, k.rho, k.vr, k.reset))
+    _launch("alif_fwd", [x, v0, a0, s, ckv, cka, vT, aT], T, N,
+            (k.vl, k.beta, k.c, k.vth, k.b, k.rho, k.vr, k.reset))
 
 
-def alif_backward(gs, h, ah, gvT, gaT, gx, gv0, ga0, k: ALIFConsts) -> None:
-    T, N = h.shape
-    _launch("alif_bwd", [gs, h, ah, gvT, gaT, gx, gv0, ga0], T, N,
-            (k.beta, k.c, k.vth, k.b, k.rho, k.vr, k.reset, int(k.detach), *_sg(k.surrogate)))
+def alif_backward(x, ckv, cka, gs, gvT, gaT, gx, gv0, ga0, k: ALIFConsts) -> None:
+    T, N = x.shape
+    _launch("alif_bwd", [x, ckv, cka, gs, gvT, gaT, gx, gv0, ga0], T, N,
+            (k.vl, k.beta, k.c, k.vth, k.b, k.rho, k.vr, k.reset, int(k.detach), *_sg(k.surrogate)))
+
+
+def alif_forward_train(x, v0, a0, s, vT, aT, k: ALIFConsts) -> tuple[torch.Tensor, ...]:
+    """Forward keeping ``(x, membrane checkpoints, adaptation checkpoints)`` for backward."""
+    T, N = x.shape
+    ckv = torch.empty(((T + CHECKPOINT - 1) // CHECKPOINT, N), dtype=x.dtype)
+    cka = torch.empty_like(ckv)
+    alif_forward(x, v0, a0, s, ckv, cka, vT, aT, k)
+    return x, ckv, cka
+
+
+def alif_backward_saved(saved, gs, gvT, gaT, gx, gv0, ga0, k: ALIFConsts) -> None:
+    x, ckv, cka = saved
+    alif_backward(x, ckv, cka, gs, gvT, gaT, gx, gv0, ga0, k)

@@ -104,6 +104,17 @@ def alif_forward(x, v0, a0, s, h, ah, vT, aT, k: ALIFConsts) -> None:
         a.add_(s[t])
 
 
+def alif_forward_train(x, v0, a0, s, vT, aT, k: ALIFConsts) -> tuple[torch.Tensor, ...]:
+    """Forward keeping ``(h, ah)`` for :func:`alif_backward_saved`."""
+    h, ah = torch.empty_like(x), torch.empty_like(x)
+    alif_forward(x, v0, a0, s, h, ah, vT, aT, k)
+    return h, ah
+
+
+def alif_backward_saved(saved, gs, gvT, gaT, gx, gv0, ga0, k: ALIFConsts) -> None:
+    alif_backward(gs, saved[0], saved[1], gvT, gaT, gx, gv0, ga0, k)
+
+
 @torch.no_grad()
 def alif_backward(gs, h, ah, gvT, gaT, gx, gv0, ga0, k: ALIFConsts) -> None:
     gv = torch.zeros_like(h[0]) if gvT is None else gvT.clone()

@@ -6,11 +6,11 @@ CPU; ``LIF(..., backend="reference")`` or ``NEUROPLASTIC_BACKEND=reference`` sel
 over :func:`~neuroplastic.neurons.lif.lif_step` instead.
 
 One :class:`torch.autograd.Function` covers the whole sequence. Forward runs all ``T`` steps in
-one C call (or a buffered torch loop) and saves only what backward needs: for LIF in C, its input
-and the membrane at every 8th step (backward recomputes the pre-reset membranes :math:`h_t` of
-8 steps at a time in cache, bit for bit; this saves a ``[T, N]`` store per training step), in the
-torch engine :math:`h_t`; for adaptive LIF :math:`h_t` and the adaptation :math:`a_t`. Backward runs the analytic
-backpropagation through time in reverse, e.g. for LIF with :math:`v'_t = \mathrm{reset}(h_t, S_t)`
+one C call (or a buffered torch loop) and saves only what backward needs: in C, its input and the
+state at every 8th step (backward recomputes the pre-reset membranes :math:`h_t`, and for adaptive
+LIF the adaptation :math:`a_t`, 8 steps at a time in cache, bit for bit: one ``[T, N]`` store less
+per training step, two for adaptive LIF); in the torch engine :math:`h_t` (and :math:`a_t`).
+Backward runs the analytic backpropagation through time in reverse, e.g. for LIF with :math:`v'_t = \mathrm{reset}(h_t, S_t)`
 and :math:`h_{t+1} = v_l + (v'_t - v_l)\beta + (1-\beta) R\,I_{t+1}`:
 
 .. math::
@@ -115,10 +115,8 @@ class _ALIFSequence(torch.autograd.Function):
         T, cd = x.shape[0], compute_dtype(x.dtype)
         xf, v0f, a0f = _flat(x, T, cd), _flat(v0, None, cd), _flat(a0, None, cd)
         s = torch.empty(x.shape, dtype=cd)
-        h, ah = torch.empty_like(xf), torch.empty_like(xf)
         vT, aT = torch.empty(v0.shape, dtype=cd), torch.empty(a0.shape, dtype=cd)
-        engine.alif_forward(xf, v0f, a0f, s.view(T, -1), h, ah, vT.view(-1), aT.view(-1), k)
-        ctx.save_for_backward(h, ah)
+        ctx.save_for_backward(*engine.alif_forward_train(xf, v0f, a0f, s.view(T, -1), vT.view(-1), aT.view(-1), k))
         ctx.k, ctx.engine, ctx.meta = k, engine, (x.shape, x.dtype, v0.dtype, a0.dtype)
         ctx.set_materialize_grads(False)
         return s.to(x.dtype), vT.to(v0.dtype), aT.to(a0.dtype)
@@ -126,17 +124,17 @@ class _ALIFSequence(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, gs, gvT, gaT):  # type: ignore[override]
-        h, ah = ctx.saved_tensors
+        saved = ctx.saved_tensors
         shape, xdt, vdt, adt = ctx.meta
-        T, cd = h.shape[0], h.dtype
-        gsf = torch.zeros_like(h) if gs is None else _flat(gs, T, cd)
+        T, cd = shape[0], saved[0].dtype
+        gsf = torch.zeros((T, saved[0].shape[1]), dtype=cd) if gs is None else _flat(gs, T, cd)
         gvTf = None if gvT is None else _flat(gvT, None, cd)
         gaTf = None if gaT is None else _flat(gaT, None, cd)
         gx = torch.empty(shape, dtype=cd)
         gv0 = torch.empty(shape[1:], dtype=cd) if ctx.needs_input_grad[1] else None
         ga0 = torch.empty(shape[1:], dtype=cd) if ctx.needs_input_grad[2] else None
-        ctx.engine.alif_backward(
-            gsf, h, ah, gvTf, gaTf, gx.view(T, -1),
+        ctx.engine.alif_backward_saved(
+            saved, gsf, gvTf, gaTf, gx.view(T, -1),
             None if gv0 is None else gv0.view(-1), None if ga0 is None else ga0.view(-1), ctx.k,
         )
         return (_out(gx, xdt) if ctx.needs_input_grad[0] else None), _out(gv0, vdt), _out(ga0, adt), None, None
