@@ -36,6 +36,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from neuroplastic.io import register_serializable
+from neuroplastic.io.estimator import EstimatorCheckpoint
 from neuroplastic.training.architectures import ARCHITECTURES, build_model, fit_callbacks
 
 __all__ = ["MLPClassifier", "SNNClassifier"]
@@ -43,7 +45,7 @@ __all__ = ["MLPClassifier", "SNNClassifier"]
 LEARNING_MODES = ("gradient", "plasticity", "hybrid")
 
 
-class _NeuroplasticClassifier(ClassifierMixin, BaseEstimator):
+class _NeuroplasticClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
     """Shared fit/predict logic; subclasses define :meth:`_architecture`."""
 
     def _architecture(self) -> tuple[str, dict[str, Any]]:
@@ -158,6 +160,7 @@ class _NeuroplasticClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
+@register_serializable("neuroplastic.SNNClassifier")
 class SNNClassifier(_NeuroplasticClassifier):
     """Spiking-network classifier trained with surrogate gradients (the default ``"snn"`` architecture).
 
@@ -296,6 +299,7 @@ class SNNClassifier(_NeuroplasticClassifier):
         }
 
 
+@register_serializable("neuroplastic.MLPClassifier")
 class MLPClassifier(_NeuroplasticClassifier):
     """Backprop baseline classifier: the founding MLP or the wide MLP.
 

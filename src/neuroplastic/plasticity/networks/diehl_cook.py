@@ -51,6 +51,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from neuroplastic._core.registry import get_backend
+from neuroplastic.io import register_serializable
+from neuroplastic.io.estimator import EstimatorCheckpoint
 from neuroplastic.plasticity.networks import _dc_c  # noqa: F401  (registers the fused backend)
 from neuroplastic.plasticity.networks._dc_engine import OP, DiehlCookParams, normalize_input_major_
 from neuroplastic.plasticity.networks.readout import assignment_scores
@@ -61,7 +63,8 @@ _PARAM_NAMES = ("t_present", "dt", "max_rate", "nu_pre", "nu_post", "theta_plus"
                 "one_spike")
 
 
-class DiehlCook(ClassifierMixin, BaseEstimator):
+@register_serializable("neuroplastic.plasticity.DiehlCook")
+class DiehlCook(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
     """Diehl & Cook (2015) spiking network trained by STDP, read out by label assignment.
 
     Defaults differ from the paper's in three places, tuned on MNIST 8k/2k (validation images never
@@ -158,6 +161,13 @@ class DiehlCook(ClassifierMixin, BaseEstimator):
         return X if y is None else (X, y)
 
     # ------------------------------------------------------------------ engine
+    # ---- checkpoints (neuroplastic.io.estimator): label-assignment sums continue in partial_fit
+    _checkpoint_private = ("_sums", "_class_n")
+
+    def _after_checkpoint_load(self) -> None:
+        """A loaded network draws its Poisson input from a new generator seeded by ``random_state``."""
+        self._gen = torch.Generator().manual_seed(int(check_random_state(self.random_state).randint(0, 2**31 - 1)))
+
     def _tdtype(self) -> torch.dtype:
         return torch.float32 if self.dtype == "float32" else torch.float64
 

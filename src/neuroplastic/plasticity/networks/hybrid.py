@@ -38,12 +38,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from neuroplastic.io import register_serializable
+from neuroplastic.io.estimator import EstimatorCheckpoint
 from neuroplastic.plasticity.networks._hebb_layers import HebbianDense
 
 __all__ = ["HybridClassifier"]
 
 
-class HybridClassifier(ClassifierMixin, BaseEstimator):
+@register_serializable("neuroplastic.plasticity.HybridClassifier")
+class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
     """Hebbian-pretrained spiking classifier fine-tuned with surrogate gradients.
 
     Args:
@@ -141,10 +144,22 @@ class HybridClassifier(ClassifierMixin, BaseEstimator):
         self._gen = torch.Generator().manual_seed(self._seed)
         self.mean_, self.scale_ = float(X.mean()), float(X.std()) or 1.0
         z = torch.as_tensor(self._z(X))
-        self.hebbian_ = HebbianDense(X.shape[1], int(self.n_hidden), rule="softhebb", lr=float(self.hebb_lr),
-                                     temperature=float(self.temperature), init_norm=1.0, generator=self._gen)
+        self.hebbian_ = self._new_hebbian(X.shape[1], self._gen)
         self.timings_: dict[str, float] = {"hebbian": 0.0, "finetune": 0.0}
         return z
+
+    def _new_hebbian(self, n_in: int, gen: torch.Generator | None) -> HebbianDense:
+        return HebbianDense(n_in, int(self.n_hidden), rule="softhebb", lr=float(self.hebb_lr),
+                            temperature=float(self.temperature), init_norm=1.0, generator=gen)
+
+    # ---- checkpoints (neuroplastic.io.estimator): the Hebbian layer's skeleton and the private seed
+    _checkpoint_private = ("_seed",)
+
+    def _checkpoint_modules(self) -> dict[str, torch.nn.Module]:
+        return {"hebbian_": self._new_hebbian(int(self.n_features_in_), None)}
+
+    def _after_checkpoint_load(self) -> None:
+        self._gen = torch.Generator().manual_seed(int(self._seed))
 
     def _encode(self, y: np.ndarray) -> np.ndarray:
         idx = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
