@@ -13,6 +13,7 @@ import torch
 
 from neuroplastic.plasticity.networks import HebbianNetwork, kmeans_label_accuracy
 from neuroplastic.plasticity.networks._hebb_layers import HebbianDense
+from neuroplastic.plasticity.networks.hebbian import rank_competition_step, rank_schedule
 
 
 def _layer(n_in: int, n_out: int, **kw) -> HebbianDense:
@@ -82,6 +83,102 @@ def test_count_rate_settings_are_checked() -> None:
         HebbianDense(4, 2, rule="krotov", rate="count")
     with pytest.raises(ValueError, match="hebb_rate"):
         HebbianNetwork(architecture="dense", hebb_rate="fast").fit(np.random.default_rng(0).random((12, 5)), np.arange(12) % 2)
+
+
+def test_rank_step_with_a_vanishing_range_is_the_winner_only_update_by_hand() -> None:
+    layer = _layer(3, 2)
+    w0 = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    with torch.no_grad():
+        layer.weight.copy_(w0)
+    h = rank_competition_step(layer, torch.tensor([[3.0, 4.0, 0.0]]), neighbourhood=1e-3, rate=0.3)
+    assert h.tolist() == [[0.0, 1.0]]                       # unit 1 responds most (0.8 > 0.6): the only one to learn
+    w1 = w0[1] + 0.3 * (torch.tensor([0.6, 0.8, 0.0]) - 0.8 * w0[1])
+    assert torch.allclose(layer.weight, torch.stack([w0[0], w1]), atol=1e-6)
+
+
+def test_rank_step_weights_every_unit_by_its_rank() -> None:
+    layer = _layer(2, 3)
+    w0 = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    with torch.no_grad():
+        layer.weight.copy_(w0)
+    xh = torch.tensor([0.8, 0.6])                            # responses 0.8, 0.6, -0.8: ranks 0, 1, 2
+    h = rank_competition_step(layer, 5 * xh[None], neighbourhood=2.0, rate=0.5)
+    hand_h = torch.exp(-torch.tensor([0.0, 1.0, 2.0]) / 2.0)
+    assert torch.allclose(h[0], hand_h)
+    u = w0 @ xh
+    hand = w0 + 0.5 * hand_h[:, None] * (xh - u[:, None] * w0)   # one input: h <= 1, no batch normalisation
+    assert torch.allclose(layer.weight, hand, atol=1e-6)
+    with pytest.raises(ValueError, match="rate in"):
+        rank_competition_step(layer, xh[None], neighbourhood=1.0, rate=2.0)
+    assert rank_schedule(0.0, 10) == (5.0, 0.5) and rank_schedule(1.0, 10) == pytest.approx((0.01, 0.05))
+
+
+def _orthogonal_mixture(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """6 clusters on orthonormal directions in 30 dimensions, 50 samples each; the optimum codebook
+    (on directions) is the clusters' mean directions."""
+    g = torch.Generator().manual_seed(seed)
+    mu = torch.linalg.qr(torch.randn(30, 6, generator=g))[0].T
+    y = torch.arange(6).repeat_interleave(50)
+    x = mu[y] + 0.15 * torch.randn(len(y), 30, generator=g)
+    xh = x / x.norm(dim=1, keepdim=True)
+    opt = torch.stack([xh[y == c].mean(0) for c in range(6)])
+    return x, xh, opt / opt.norm(dim=1, keepdim=True)
+
+
+def _distortion(w: torch.Tensor, xh: torch.Tensor) -> float:
+    w = w / w.norm(dim=1, keepdim=True)
+    return float((2 - 2 * (xh @ w.T).max(1).values).mean())     # mean min_k |x_hat - w_k|^2
+
+
+def _lloyd(w: torch.Tensor, xh: torch.Tensor, iters: int = 50) -> torch.Tensor:
+    """Spherical k-means (Lloyd), the independent reference."""
+    w = w.clone()
+    for _ in range(iters):
+        win = (xh @ w.T).argmax(1)
+        for j in range(len(w)):
+            if (win == j).any():
+                w[j] = xh[win == j].mean(0) / xh[win == j].mean(0).norm()
+    return w
+
+
+def test_rank_competition_escapes_a_bad_start_that_traps_kmeans() -> None:
+    """All six units start on samples of one cluster. Rank-ordered competition (neural gas over the
+    first half of the passes, then the layer's own rule) reaches the optimum codebook on every
+    mixture; from the same start Lloyd's k-means and the winner-only layer stay trapped on some."""
+    rank_d, lloyd_d, winner_d, opt_d = [], [], [], []
+    for seed in range(5):
+        x, xh, opt = _orthogonal_mixture(seed)
+        opt_d.append(_distortion(opt, xh))
+        lloyd_d.append(_distortion(_lloyd(xh[:6], xh), xh))
+        for comp, out in (("rank", rank_d), ("winner", winner_d)):
+            layer = _layer(30, 6, lr=1.0, temperature=1e-3, rate="count")
+            with torch.no_grad():
+                layer.weight.copy_(xh[:6])
+            g, total, done = torch.Generator().manual_seed(1), 6 * len(x), 0
+            for _ in range(6):
+                layer.new_pass()
+                order = torch.randperm(len(x), generator=g)
+                for i in range(0, len(x), 10):
+                    if comp == "rank" and done < total / 2:
+                        rank_competition_step(layer, x[order[i:i + 10]], *rank_schedule(done / (total / 2), 6))
+                    else:
+                        layer.learn(x[order[i:i + 10]])
+                    done += 10
+            out.append(_distortion(layer.weight.detach(), xh))
+    opt_d, rank_d = np.array(opt_d), np.array(rank_d)
+    assert (rank_d <= opt_d + 0.005).all()                   # the optimum, every time
+    assert (np.array(lloyd_d) > opt_d + 0.1).any() and (np.array(winner_d) > opt_d + 0.1).any()
+    assert (rank_d <= np.array(lloyd_d) + 0.005).all()       # never worse than k-means from the same start
+
+
+def test_rank_competition_settings_are_checked(digits) -> None:
+    with pytest.raises(ValueError, match="hebb_competition must be"):
+        HebbianNetwork(architecture="dense", hebb_competition="gas").fit(digits.x_train[:40], digits.y_train[:40])
+    with pytest.raises(ValueError, match="architecture='dense'"):
+        HebbianNetwork(architecture="conv", hebb_competition="rank").fit(digits.x_train[:40], digits.y_train[:40])
+    with pytest.raises(ValueError, match="rule='softhebb'"):
+        HebbianNetwork(architecture="dense", rule="krotov", hebb_competition="rank").fit(digits.x_train[:40],
+                                                                                         digits.y_train[:40])
 
 
 def test_dense_wta_layer_reads_out_at_kmeans_level_on_digits(digits) -> None:

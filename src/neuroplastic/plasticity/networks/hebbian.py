@@ -18,6 +18,10 @@ default convolutional stack is SoftHebb's first two blocks: 96 filters 5x5 (rate
 temperature 1, triangle power 0.7) and 256 filters 3x3 (rate 0.04, temperature 1/0.65, power
 1.4), each followed by 4x4 max-pooling with stride 2.
 
+Dense SoftHebb layers can start with a rank-ordered competition,
+``hebb_competition="rank"``: neural gas (Martinetz & Schulten 1991) over the first half of the
+passes, then the layer's own winner-take-all (:func:`rank_competition_step`).
+
 ``feature_learning`` gives the baselines of the same architecture: ``"random"`` keeps the random
 initial weights (a random projection of the same size) and ``"kmeans"`` sets each layer's filters
 to k-means centroids of its (standardised) input patches, normalised to unit length (Coates &
@@ -47,7 +51,7 @@ from torch import nn
 from neuroplastic.plasticity.networks._hebb_layers import HebbianConv2d, HebbianDense
 from neuroplastic.plasticity.networks.readout import assign_labels, assignment_scores, one_hot_winners, train_linear_readout
 
-__all__ = ["HebbianNetwork"]
+__all__ = ["HebbianNetwork", "rank_competition_step", "rank_schedule"]
 
 CONV_DEFAULTS = {"n_hidden": (96, 256), "kernel_size": (5, 3), "hebb_lr": (0.08, 0.04), "temperature": (1.0, 1 / 0.65),
                  "power": (0.7, 1.4)}
@@ -55,6 +59,68 @@ DENSE_DEFAULTS = {"n_hidden": (1000,), "hebb_lr": (1.0,), "temperature": (0.1,),
 HEBB_EPOCHS = {"conv": 1, "dense": 10}   # passes when hebb_epochs=None
 HEBB_RATES = ("count", "constant")
 FEATURE_LEARNING = ("hebbian", "random", "kmeans")
+HEBB_COMPETITIONS = ("softmax", "rank")
+RANK_FRACTION = 0.5            # neural gas over the first half of the passes, then the layer's own rule
+RANK_RANGE = (None, 0.01)      # lambda: n_units / 2 -> 0.01
+RANK_RATE = (0.5, 0.05)        # epsilon: 0.5 -> 0.05 (0.005 leaves the units short of their inputs' mean)
+
+
+def rank_schedule(progress: float, n_units: int) -> tuple[float, float]:
+    r"""Neural-gas range and rate at ``progress`` :math:`t \in [0, 1]`, both annealed geometrically:
+    :math:`\lambda = \lambda_0 (\lambda_1 / \lambda_0)^{t}` from :math:`n_{units} / 2` to 0.01 and
+    :math:`\epsilon = \epsilon_0 (\epsilon_1 / \epsilon_0)^{t}` from 0.5 to 0.05.
+
+    Example:
+        >>> rank_schedule(0.0, 64), tuple(round(v, 6) for v in rank_schedule(1.0, 64))
+        ((32.0, 0.5), (0.01, 0.05))
+    """
+    t = min(max(float(progress), 0.0), 1.0)
+    lam1, (eps0, eps1) = RANK_RANGE[1], RANK_RATE
+    lam0 = max(n_units / 2.0, lam1)
+    return lam0 * (lam1 / lam0) ** t, eps0 * (eps1 / eps0) ** t
+
+
+def rank_competition_step(layer: HebbianDense, x: torch.Tensor, neighbourhood: float, rate: float) -> torch.Tensor:
+    r"""One rank-ordered (neural-gas) Hebbian step of a dense layer, in place.
+
+    Graded lateral inhibition ordered by response (Martinetz & Schulten 1991, on directions): for
+    each input direction :math:`\hat x_b = z_b / \lVert z_b \rVert` (:math:`z_b` the layer's
+    standardised input) the units are ranked by their response :math:`u_{bk} = w_k \cdot \hat x_b`
+    (rank :math:`r_{bk} = 0` for the strongest), and every unit moves toward the input in proportion
+    to :math:`h_{bk} = e^{-r_{bk} / \lambda}`:
+
+    .. math::
+        \Delta w_k = \epsilon\, \frac{\sum_b h_{bk}\,\big(\hat x_b - (w_k \cdot \hat x_b)\, w_k\big)}
+        {\max\big(1, \sum_b h_{bk}\big)}
+
+    (the batch's neighbourhood-weighted mean, so that no unit moves by more than :math:`\epsilon`
+    of the way per batch; a single input gives the textbook step). As :math:`\lambda \to 0`,
+    :math:`h` is the one-hot winner: winner-only online k-means on directions with rate
+    :math:`\epsilon`. A large :math:`\lambda` moves every unit toward every input, the later-ranked
+    ones less: the soft competition lets units stranded by a bad start reach the data.
+
+    Args:
+        layer: a :class:`~._hebb_layers.HebbianDense`.
+        x: ``[B, n_in]`` inputs (before standardisation).
+        neighbourhood: :math:`\lambda > 0`. rate: :math:`\epsilon` in (0, 1] (see :func:`rank_schedule`).
+
+    Returns:
+        The neighbourhood weights ``h [B, n_units]``.
+    """
+    if not isinstance(layer, HebbianDense):
+        raise ValueError(f"rank competition needs a HebbianDense layer, got {type(layer).__name__}")
+    if not neighbourhood > 0 or not 0 < rate <= 1:
+        raise ValueError(f"neighbourhood must be > 0 and rate in (0, 1], got {neighbourhood} and {rate}")
+    with torch.no_grad():
+        z = layer.norm(x.flatten(1))
+        xh = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        w = layer.weight
+        u = xh @ w.T
+        rank = u.argsort(1, descending=True).argsort(1).to(u.dtype)
+        h = torch.exp(-rank / float(neighbourhood))
+        dw = h.T @ xh - (h * u).sum(0).unsqueeze(1) * w
+        w.add_(float(rate) * dw / h.sum(0).clamp_min(1.0).unsqueeze(1))
+    return h
 
 
 def _per_layer(value: Any, default: Sequence[Any], n: int, name: str) -> list[Any]:
@@ -102,6 +168,12 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
             count, online k-means: see :meth:`~._hebb_layers.HebbianDense.learn`; ``hebb_lr`` is
             its initial rate, default 1) or ``"constant"`` (``hebb_lr``, default 0.1 then, the layer
             before the count rate: its units barely leave their starting samples).
+        hebb_competition: dense SoftHebb layers: ``"softmax"`` (the layer's soft
+            winner-take-all at its temperature) or ``"rank"`` (neural gas over the first half of the
+            passes of ``fit``, range annealed from ``n_units / 2`` to 0.01 and rate from 0.5 to
+            0.05, then softmax:
+            :func:`rank_competition_step`; ``partial_fit`` uses softmax). On digits and MNIST "rank" reads out no better than
+            "softmax" (benchmarks/RESULTS.md).
         hebb_epochs: unsupervised passes (None: 1 for conv layers, 10 for dense layers).
         hebb_batch_size: mini-batch size of the plasticity.
         hebb_samples: at most this many training samples are used for plasticity (None: all).
@@ -117,7 +189,7 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
                  input_shape: Sequence[int] | None = None, kernel_size: Any = None, hebb_lr: Any = None,
                  temperature: Any = None, power: Any = None, activation: str | None = None,
                  feature_learning: str = "hebbian", hebb_init: str = "spread", hebb_rate: str = "count",
-                 hebb_epochs: int | None = None, hebb_batch_size: int = 10,
+                 hebb_competition: str = "softmax", hebb_epochs: int | None = None, hebb_batch_size: int = 10,
                  hebb_samples: int | None = None, readout_epochs: int = 15, readout_batch_size: int = 64,
                  readout_lr: float = 5e-3, dropout: float = 0.0, weight_decay: float = 0.0,
                  random_state: Any = None, verbose: int = 0) -> None:
@@ -133,6 +205,7 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
         self.feature_learning = feature_learning
         self.hebb_init = hebb_init
         self.hebb_rate = hebb_rate
+        self.hebb_competition = hebb_competition
         self.hebb_epochs = hebb_epochs
         self.hebb_batch_size = hebb_batch_size
         self.hebb_samples = hebb_samples
@@ -171,6 +244,8 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
             raise ValueError(f"feature_learning must be one of {FEATURE_LEARNING}, got {self.feature_learning!r}")
         if self.rule not in ("softhebb", "krotov"):
             raise ValueError(f"rule must be 'softhebb' or 'krotov', got {self.rule!r}")
+        if arch == "conv" and self.hebb_competition == "rank":
+            raise ValueError("hebb_competition='rank' is for dense layers: pass architecture='dense'")
         defaults = CONV_DEFAULTS if arch == "conv" else DENSE_DEFAULTS
         if self.n_hidden is not None:
             hidden = [int(h) for h in np.atleast_1d(self.n_hidden)]
@@ -219,6 +294,10 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
             raise ValueError(f"hebb_epochs must be None or an integer >= 0 (0 keeps the random weights), got {self.hebb_epochs!r}")
         if self.hebb_rate not in HEBB_RATES:
             raise ValueError(f"hebb_rate must be one of {HEBB_RATES}, got {self.hebb_rate!r}")
+        if self.hebb_competition not in HEBB_COMPETITIONS:
+            raise ValueError(f"hebb_competition must be one of {HEBB_COMPETITIONS}, got {self.hebb_competition!r}")
+        if self.hebb_competition == "rank" and self.rule != "softhebb":
+            raise ValueError("hebb_competition='rank' needs rule='softhebb' (the competition of the dense layer)")
         if self.hebb_init not in ("spread", "random"):
             raise ValueError(f"hebb_init must be 'spread' (k-means++-style recruitment) or 'random', got {self.hebb_init!r}")
         if self.hebb_samples is not None and self.hebb_samples < 1:
@@ -277,6 +356,7 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
                 epochs = HEBB_EPOCHS[self.architecture_] if self.hebb_epochs is None else int(self.hebb_epochs)
                 total = epochs * len(x)
                 done = 0
+                rank = self.hebb_competition == "rank" and isinstance(layer, HebbianDense) and fit_stats
                 for _ in range(epochs):
                     if isinstance(layer, HebbianDense):
                         layer.new_pass()
@@ -285,7 +365,11 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
                         xb = self._forward_to(x[order[i:i + int(self.hebb_batch_size)]], k)
                         if isinstance(layer, HebbianDense) and layer.rule_name == "krotov":
                             layer.set_lr(1.0 - done / total)
-                        layer.learn(xb)
+                        if rank and done < RANK_FRACTION * total:
+                            lam, eps = rank_schedule(done / (RANK_FRACTION * total), layer.weight.shape[0])
+                            rank_competition_step(layer, xb, lam, eps)
+                        else:
+                            layer.learn(xb)
                         done += len(xb)
             self.timings_[f"layer{k}"] = self.timings_.get(f"layer{k}", 0.0) + time.perf_counter() - t0
             if self.verbose:
