@@ -47,8 +47,11 @@ def demo(dataset: str, quick: bool, out: Path, json_path: Path | None, seed: int
 @click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV table with a header row.")
 @click.option("--target", required=True, help="Name of the label column.")
-@click.option("--model", "model_kind", type=click.Choice(["snn", "mlp", "mlp-founding"]), default="snn", show_default=True,
-              help="snn: spiking net (surrogate gradients); mlp: wide MLP; mlp-founding: the 4-4 baseline.")
+@click.option("--model", "model_kind", type=click.Choice(["snn", "mlp", "mlp-founding", "plasticity", "hybrid"]),
+              default="snn", show_default=True,
+              help="snn: spiking net (surrogate gradients); mlp: wide MLP; mlp-founding: the 4-4 baseline; "
+                   "plasticity: Hebbian features + readout; hybrid: Hebbian-pretrained spiking net fine-tuned "
+                   "by surrogate gradients.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--epochs", type=int, default=None, help="Override the model's tuned number of epochs.")
 @click.option("--test-size", type=float, default=0.25, show_default=True, help="Held-out fraction for the report.")

@@ -110,3 +110,23 @@ def test_robustness_compares_models_side_by_side(tmp_path: Path, iris_csv: Path)
         # heavy synapse lesions cannot help on average
         assert res_m["lesion"][-1] <= res_m["clean"] + 0.05
     assert (out / "robustness.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("kind", ["plasticity", "hybrid"])
+def test_plasticity_models_train_save_and_predict_in_a_new_process(tmp_path: Path, iris_csv: Path, kind: str) -> None:
+    out = tmp_path / kind
+    res = run_cli("train", "--data", str(iris_csv), "--target", "species", "--model", kind, "--out", str(out),
+                  "--epochs", "30", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["model"] == kind and report["parameters"] > 0
+    assert report["test_accuracy"] >= 0.8               # iris: far above chance (1/3)
+    cfg = json.loads((out / "model" / "config.json").read_text())
+    assert cfg["class"] == "neuroplastic.SNNClassifier" and cfg["config"]["params"]["learning"] == kind
+    pred_path = tmp_path / "pred.csv"
+    res = run_cli("predict", "--model", str(out), "--data", str(iris_csv), "--out", str(pred_path), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    pred = list(csv.DictReader(open(pred_path)))
+    truth = [r["species"] for r in csv.DictReader(open(iris_csv))]
+    assert len(pred) == len(truth)
+    assert np.mean([p["predicted_species"] == t for p, t in zip(pred, truth)]) >= 0.8

@@ -148,3 +148,16 @@ def test_plots_are_written(tmp_path):
     plot_robustness(rep, str(tmp_path / "r.png"))
     plot_drift(drift_experiment("gradual", n_steps=600, warmup=100, window=50), str(tmp_path / "d.png"))
     assert (tmp_path / "r.png").stat().st_size > 0 and (tmp_path / "d.png").stat().st_size > 0
+
+
+def test_module_of_reaches_the_network_inside_a_delegating_estimator():
+    from sklearn.datasets import load_iris
+
+    from neuroplastic import SNNClassifier
+    from neuroplastic.robustness.perturb import module_of
+
+    X, y = load_iris(return_X_y=True)
+    clf = SNNClassifier(learning="hybrid", hidden_layer_sizes=(8,), max_epochs=1, random_state=0).fit(X, y)
+    assert module_of(clf) is clf.estimator_.model_.module
+    with pytest.raises(TypeError, match="fitted estimator"):
+        module_of(object())

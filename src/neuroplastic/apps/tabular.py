@@ -20,7 +20,16 @@ import numpy as np
 from neuroplastic._core.atomic import atomic_write_text
 from neuroplastic._core.seed import seed_everything
 
-MODEL_NAMES = {"snn": "snn", "mlp": "mlp_wide", "mlp-founding": "mlp_founding"}
+MODEL_NAMES = {"snn": "snn", "mlp": "mlp_wide", "mlp-founding": "mlp_founding",
+               "plasticity": "plasticity", "hybrid": "hybrid"}
+#: models trained through ``SNNClassifier(learning=...)`` (saved as estimator checkpoints)
+ESTIMATOR_MODELS = ("plasticity", "hybrid")
+
+
+def _n_params(clf: Any) -> int:
+    if hasattr(clf, "count_params"):
+        return int(clf.count_params())
+    return int(sum(t.numel() for k, t in clf.state_dict().items() if t.is_floating_point()))
 
 
 def train_csv(data: str | Path, target: str, out: str | Path, *, model: str = "snn", epochs: int | None = None,
@@ -41,19 +50,28 @@ def train_csv(data: str | Path, target: str, out: str | Path, *, model: str = "s
     enc = split.encoder
     classes = list(enc.classes_.tolist())
     n_in = split.x_train.shape[1]
+    if epochs is not None and epochs < 1:
+        raise ValueError("epochs must be >= 1")
     seed_everything(seed)
-    clf = build_model(MODEL_NAMES[model], n_in=n_in, n_out=len(classes), seed=seed, classes=None)
-    fit_kw = dict(clf.fit_defaults)
-    if epochs is not None:
-        if epochs < 1:
-            raise ValueError("epochs must be >= 1")
-        fit_kw["epochs"] = epochs
-    if strategy is not None:
-        fit_kw["strategy"] = strategy
+    if model in ESTIMATOR_MODELS:
+        if strategy not in (None, "none"):
+            raise ValueError(f"--strategy {strategy} trains the gradient models only: use --model snn or mlp with ddp")
+        from neuroplastic.training.sklearn import SNNClassifier
+
+        clf = SNNClassifier(learning=model, max_epochs=epochs, random_state=seed, verbose=verbose)
+        fit: Callable[[], Any] = lambda: clf.fit(split.x_train, split.y_train)  # noqa: E731
+    else:
+        clf = build_model(MODEL_NAMES[model], n_in=n_in, n_out=len(classes), seed=seed, classes=None)
+        fit_kw = dict(clf.fit_defaults)
+        if epochs is not None:
+            fit_kw["epochs"] = epochs
+        if strategy is not None:
+            fit_kw["strategy"] = strategy
+        fit = lambda: clf.fit(split.x_train, split.y_train, verbose=verbose, seed=seed, **fit_kw)  # noqa: E731
     if _is_main_process():
         echo(f"training {model} on {split.x_train.shape[0]} rows x {n_in} features, {len(classes)} classes ...")
     t0 = time.perf_counter()
-    clf.fit(split.x_train, split.y_train, verbose=verbose, seed=seed, **fit_kw)
+    fit()
     secs = time.perf_counter() - t0
     pred = np.asarray(clf.predict(split.x_test))
     acc = float(np.mean(pred == split.y_test))
@@ -61,7 +79,7 @@ def train_csv(data: str | Path, target: str, out: str | Path, *, model: str = "s
     report = {
         "data": str(data), "target": target, "model": model, "classes": classes,
         "n_train": int(split.x_train.shape[0]), "n_test": int(split.x_test.shape[0]), "features": list(enc.feature_names_),
-        "test_accuracy": acc, "train_seconds": secs, "parameters": clf.count_params(),
+        "test_accuracy": acc, "train_seconds": secs, "parameters": _n_params(clf),
         "per_class": [{"class": c, "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
                       for i, c in enumerate(classes)],
         "confusion_matrix": confusion_matrix(split.y_test, pred, labels=range(len(classes))).tolist(),
@@ -89,8 +107,7 @@ def _is_main_process() -> bool:
 def load_trained(model_dir: str | Path) -> tuple[Any, Any, dict[str, Any]]:
     """Load ``(model, encoder, extra)`` from a folder written by :func:`train_csv`."""
     from neuroplastic.datasets import TableEncoder
-    from neuroplastic.io import load_config
-    from neuroplastic.training import Model
+    from neuroplastic.io import load, load_config
 
     model_dir = Path(model_dir)
     ckpt = model_dir / "model" if (model_dir / "model").is_dir() else model_dir
@@ -98,7 +115,7 @@ def load_trained(model_dir: str | Path) -> tuple[Any, Any, dict[str, Any]]:
     if "encoder" not in extra:
         raise ValueError(f"{ckpt} has no table encoder in its config: it was not written by `neuroplastic train`; "
                          "pass the folder that `neuroplastic train --out` created")
-    return Model.load(ckpt), TableEncoder.from_config(extra["encoder"]), extra
+    return load(ckpt), TableEncoder.from_config(extra["encoder"]), extra
 
 
 def predict_csv(model_dir: str | Path, data: str | Path, out: str | Path | None = None, *, proba: bool = False) -> str:

@@ -87,6 +87,21 @@ T = TypeVar("T", bound=type)
 
 _REGISTRY: dict[str, type] = {}
 _NAMES: dict[type, str] = {}
+#: library modules that register classes but are imported lazily; ``load`` imports them on demand
+_REGISTERING_MODULES = ("neuroplastic.training.model", "neuroplastic.training.sklearn",
+                        "neuroplastic.plasticity.networks", "neuroplastic.streaming", "neuroplastic.compress")
+
+
+def registered_class(name: str) -> type | None:
+    """The class registered as ``name``, importing the library's lazily loaded modules if needed."""
+    if name not in _REGISTRY:
+        import importlib
+
+        for mod in _REGISTERING_MODULES:
+            importlib.import_module(mod)
+            if name in _REGISTRY:
+                break
+    return _REGISTRY.get(name)
 
 
 class CheckpointError(ValueError):
@@ -511,7 +526,7 @@ def load(
     d = _as_dir(path)
     doc = load_config(d)
     name = doc["class"]
-    cls = _REGISTRY.get(name)
+    cls = registered_class(name)
     if cls is None:
         raise CheckpointError(
             f"{d / CONFIG_NAME} names class {name!r}, which is not registered (registered: "

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuroplastic.io.checkpoint import CheckpointError, _NAMES, _REGISTRY, save
+from neuroplastic.io.checkpoint import _NAMES, CheckpointError, registered_class, save
 
 __all__ = ["EstimatorCheckpoint"]
 
@@ -175,7 +175,7 @@ class EstimatorCheckpoint:
 
                 est._checkpoint_children[name] = Model.from_config(meta["config"])
             elif meta["kind"] == "estimator":
-                sub = _REGISTRY.get(meta["class"])
+                sub = registered_class(meta["class"])
                 if sub is None:
                     raise CheckpointError(f"{name} is a {meta['class']!r}, which is not registered: import it first")
                 est._checkpoint_children[name] = sub.from_config(meta["config"])

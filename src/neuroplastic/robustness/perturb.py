@@ -36,10 +36,11 @@ _NEURONS = (_NeuronBase, RecurrentLIF, Rate, *_ACTIVATIONS)
 
 
 def module_of(model: Any) -> nn.Module:
-    """The ``nn.Module`` inside a module, a neuroplastic ``Model`` or a fitted estimator (``model_``)."""
+    """The ``nn.Module`` inside a module, a neuroplastic ``Model`` or a fitted estimator (``model_``, or the
+    delegate ``estimator_`` of ``SNNClassifier(learning="hybrid" | "plasticity")``)."""
     if isinstance(model, nn.Module):
         return model
-    for attr in ("module", "model_"):
+    for attr in ("module", "model_", "estimator_"):
         inner = getattr(model, attr, None)
         if inner is not None:
             return module_of(inner)
