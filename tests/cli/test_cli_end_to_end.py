@@ -92,6 +92,7 @@ def test_bad_input_gives_clear_errors(tmp_path: Path, iris_csv: Path) -> None:
     assert res.returncode != 0 and "digits" in res.stderr
     res = run_cli("predict", "--model", str(tmp_path), "--data", str(iris_csv), cwd=tmp_path)
     assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "neuroplastic train --out" in res.stderr      # names the fix
 
 
 def test_robustness_compares_models_side_by_side(tmp_path: Path, iris_csv: Path) -> None:

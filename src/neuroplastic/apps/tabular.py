@@ -111,6 +111,9 @@ def load_trained(model_dir: str | Path) -> tuple[Any, Any, dict[str, Any]]:
 
     model_dir = Path(model_dir)
     ckpt = model_dir / "model" if (model_dir / "model").is_dir() else model_dir
+    if not (ckpt / "config.json").is_file():
+        raise ValueError(f"{model_dir} holds no trained model (no model/config.json): pass the folder that "
+                         "`neuroplastic train --out` wrote")
     extra = load_config(ckpt).get("extra", {})
     if "encoder" not in extra:
         raise ValueError(f"{ckpt} has no table encoder in its config: it was not written by `neuroplastic train`; "
