@@ -12,9 +12,11 @@ Sections (``--what``):
   assignment; the dense SoftHebb winner-take-all layer read out by label assignment against
   k-means of the same size.
 * ``dense_wta``: the dense SoftHebb winner-take-all layer read out by label assignment against
-  k-means of the same size + label assignment (digits 64 units, MNIST 8k/2k 400 units), 3 seeds:
-  the layer before the fix (constant rate 0.1, random starting samples, 3 passes), with only
-  k-means++-style starts, and the defaults (spread starts + per-unit 1/win-count rate, 10 passes).
+  k-means of the same size + label assignment (digits 64 units, 10 seeds; MNIST 8k/2k 400 units, 3
+  seeds): the layer before the fix (constant rate 0.1, random starting samples, 3 passes), with only
+  k-means++-style starts, with rank-ordered competition (neural gas) over the first half of the
+  passes, and the defaults (spread starts + per-unit 1/win-count rate, 10 passes); each variant's
+  margin over k-means is paired by seed (mean, standard error, wins).
   k-means baselines: Euclidean on the pixels (MiniBatch as in the other sections, and full) and on
   the standardised input directions (``geometry="cosine"``, the layer's own geometry).
   ``--validation`` scores on 25 % of the training data (stratified, seed 0) instead of the test
@@ -159,16 +161,29 @@ WTA_VARIANTS = {   # HebbianNetwork settings of the dense layer
     "before (constant rate, random starts, 3 passes)": dict(hebb_rate="constant", hebb_init="random", hebb_epochs=3),
     "spread starts only (constant rate, 3 passes)": dict(hebb_rate="constant", hebb_epochs=3),
     "count rate only (random starts, 10 passes)": dict(hebb_init="random"),
+    "rank-ordered competition (neural gas, first 5 of 10 passes)": dict(hebb_competition="rank"),
     "default (spread starts, count rate, 10 passes)": {},
 }
+WTA_SEEDS = {"digits": 10, "mnist": 3}
+WTA_BAR = "kmeans (minibatch if > 5000 samples)"   # kmeans_label_accuracy's default: the bar
 
 
-def section_dense_wta(validation: bool, seeds: int = 3) -> dict:
+def _paired(accs: list[float], bar: list[float]) -> dict:
+    """Margin over the k-means bar paired by seed: mean, standard error, wins."""
+    d = np.asarray(accs) - np.asarray(bar)
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return {"margin": float(d.mean()), "margin_se": se, "wins": int((d > 0).sum()), "ties": int((d == 0).sum())}
+
+
+def section_dense_wta(validation: bool, seeds: dict[str, int] | None = None) -> dict:
+    """Each variant and k-means with the same seeds (10 on digits, 3 on MNIST); every variant's margin
+    over the k-means bar is paired by seed."""
     from sklearn.model_selection import train_test_split
 
     from neuroplastic.datasets import load_split, mnist_split
     from neuroplastic.plasticity.networks import HebbianNetwork, kmeans_label_accuracy
 
+    seeds = WTA_SEEDS if seeds is None else seeds
     res = {}
     for name, load, units in (("digits", lambda: load_split("digits"), 64), ("mnist", mnist_split, 400)):
         d = load()
@@ -177,20 +192,21 @@ def section_dense_wta(validation: bool, seeds: int = 3) -> dict:
             tr, va = train_test_split(np.arange(len(x)), test_size=0.25, stratify=y, random_state=0)
             x, y, xt, yt = x[tr], y[tr], x[va], y[va]
         row = {}
+        for tag, mb, geo in ((WTA_BAR, None, "euclidean"), ("kmeans (full)", False, "euclidean"),
+                             ("kmeans on directions (full, cosine geometry)", False, "cosine")):
+            accs = [kmeans_label_accuracy(x, y, xt, yt, units, seed=s, minibatch=mb, geometry=geo)["test_accuracy"]
+                    for s in range(seeds[name])]
+            row[tag] = {"accuracy": accs, "mean": float(np.mean(accs))}
+            print(name, units, tag, row[tag], flush=True)
         for tag, kw in WTA_VARIANTS.items():
             accs, walls = [], []
-            for seed in range(seeds):
+            for seed in range(seeds[name]):
                 clf, wall, _ = _timed(lambda: HebbianNetwork(architecture="dense", n_hidden=(units,), readout_epochs=1,
                                                              random_state=seed, **kw).fit(x, y))
                 accs.append(clf.label_assignment_score(x, y, xt, yt))
                 walls.append(wall)
-            row[tag] = {"accuracy": accs, "mean": float(np.mean(accs)), "fit_wall_s": float(np.mean(walls))}
-            print(name, units, tag, row[tag], flush=True)
-        for tag, mb, geo in (("kmeans (minibatch if > 5000 samples)", None, "euclidean"), ("kmeans (full)", False, "euclidean"),
-                             ("kmeans on directions (full, cosine geometry)", False, "cosine")):
-            accs = [kmeans_label_accuracy(x, y, xt, yt, units, seed=s, minibatch=mb, geometry=geo)["test_accuracy"]
-                    for s in range(seeds)]
-            row[tag] = {"accuracy": accs, "mean": float(np.mean(accs))}
+            row[tag] = {"accuracy": accs, "mean": float(np.mean(accs)), "fit_wall_s": float(np.mean(walls)),
+                        "vs_kmeans": _paired(accs, row[WTA_BAR]["accuracy"])}
             print(name, units, tag, row[tag], flush=True)
         res[name] = row
     return res
