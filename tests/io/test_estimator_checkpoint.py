@@ -122,3 +122,24 @@ def test_json_encoding_is_exact_and_strict():
         _to_json({1: 2}, "v")
     with pytest.raises(CheckpointError, match="without pickle"):
         _to_json(object(), "v")
+
+
+@pytest.mark.parametrize("arch", ["dense", "conv"])
+def test_hebbian_network_round_trip(arch, tmp_path):
+    from neuroplastic.datasets import load_split
+    from neuroplastic.plasticity.networks import HebbianNetwork
+
+    d = load_split("digits")
+    kw = dict(n_hidden=(8,), kernel_size=(3,)) if arch == "conv" else {}   # dense: default size min(1000, n)
+    clf = HebbianNetwork(architecture=arch, readout_epochs=1, random_state=0, **kw).fit(d.x_train[:150], d.y_train[:150])
+    clf2 = _roundtrip(clf, tmp_path)
+    assert clf2.n_hidden_ == clf.n_hidden_ and clf2.input_shape_ == clf.input_shape_
+    for a, b in zip(clf2.layers_.state_dict().values(), clf.layers_.state_dict().values()):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(clf2.predict(d.x_test), clf.predict(d.x_test))
+    np.testing.assert_allclose(clf2.predict_proba(d.x_test), clf.predict_proba(d.x_test), rtol=0, atol=0)
+    clf2.partial_fit(d.x_train[150:200], d.y_train[150:200])
+
+    snn = SNNClassifier(learning="plasticity", max_epochs=1, random_state=0).fit(d.x_train[:150], d.y_train[:150])
+    snn2 = _roundtrip(snn, tmp_path, "snn_plasticity")
+    np.testing.assert_array_equal(snn2.predict(d.x_test), snn.predict(d.x_test))

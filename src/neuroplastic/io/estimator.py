@@ -117,6 +117,10 @@ class EstimatorCheckpoint:
         """Restore private state derived from the parameters (e.g. a seed) after loading."""
 
     # ---------------------------------------------------------------- helpers
+    def _saved_shape(self, name: str) -> list[int]:
+        """Inside :meth:`_checkpoint_modules`: the saved shape of the array attribute ``name``."""
+        return list(self._checkpoint_meta[name]["shape"])
+
     def _fitted_names(self) -> list[str]:
         public = [k for k in vars(self) if k.endswith("_") and not k.startswith("_") and k not in self._checkpoint_skip]
         return sorted(public) + [k for k in self._checkpoint_private if k in vars(self)] if public else []

@@ -48,6 +48,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from neuroplastic.io import register_serializable
+from neuroplastic.io.estimator import EstimatorCheckpoint
 from neuroplastic.plasticity.networks._hebb_layers import HebbianConv2d, HebbianDense
 from neuroplastic.plasticity.networks.readout import assign_labels, assignment_scores, one_hot_winners, train_linear_readout
 
@@ -146,7 +148,8 @@ def _std(f: torch.Tensor) -> float:
     return max((s2 / max(n, 1) - mean * mean) ** 0.5, 1e-12)
 
 
-class HebbianNetwork(ClassifierMixin, BaseEstimator):
+@register_serializable("neuroplastic.plasticity.HebbianNetwork")
+class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
     """Features learned by competitive Hebbian plasticity, read out by a softmax trained with Adam.
 
     Args:
@@ -182,7 +185,9 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
 
     Attributes:
         classes_, n_features_in_, input_shape_, layers_ (``nn.ModuleList``), readout_
-        (``nn.Linear``), feature_scale_, n_features_out_, timings_ (seconds per phase).
+        (``nn.Linear``), feature_scale_, n_features_out_, n_hidden_ (resolved layer sizes), timings_
+        (seconds per phase). ``save(path)`` writes a safetensors + JSON checkpoint (see
+        :mod:`neuroplastic.io.estimator`); :func:`neuroplastic.load` reads it back.
     """
 
     def __init__(self, n_hidden: int | Sequence[int] | None = None, architecture: str = "auto", rule: str = "softhebb",
@@ -238,7 +243,7 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
         arch = self.architecture if self.architecture != "auto" else ("conv" if square else "dense")
         return arch, ((1, side, side) if square else (n_features,))
 
-    def _build(self, n_features: int, gen: torch.Generator, n_samples: int) -> None:
+    def _build(self, n_features: int, gen: torch.Generator, n_samples: int, hidden: Sequence[int] | None = None) -> None:
         arch, shape = self._resolve_shape(n_features)
         if self.feature_learning not in FEATURE_LEARNING:
             raise ValueError(f"feature_learning must be one of {FEATURE_LEARNING}, got {self.feature_learning!r}")
@@ -247,7 +252,9 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
         if arch == "conv" and self.hebb_competition == "rank":
             raise ValueError("hebb_competition='rank' is for dense layers: pass architecture='dense'")
         defaults = CONV_DEFAULTS if arch == "conv" else DENSE_DEFAULTS
-        if self.n_hidden is not None:
+        if hidden is not None:   # the resolved sizes of a saved network
+            hidden = [int(h) for h in hidden]
+        elif self.n_hidden is not None:
             hidden = [int(h) for h in np.atleast_1d(self.n_hidden)]
         elif arch == "dense":   # one unit per training sample at most (units start on samples)
             hidden = [min(int(defaults["n_hidden"][0]), max(2, n_samples))]
@@ -284,6 +291,18 @@ class HebbianNetwork(ClassifierMixin, BaseEstimator):
                 prev = ch
             n_out = prev
         self.architecture_, self.input_shape_, self.layers_, self.n_features_out_ = arch, shape, layers, n_out
+        self.n_hidden_ = hidden
+
+    # ---- checkpoints (neuroplastic.io.estimator): rebuild the layers and the readout before loading
+    def _checkpoint_modules(self) -> dict[str, nn.Module]:
+        self._build(int(self.n_features_in_), torch.Generator(), 0, hidden=self.n_hidden_)
+        n_classes = self._saved_shape("classes_")[0]
+        return {"layers_": self.layers_, "readout_": nn.Linear(int(self.n_features_out_), n_classes)}
+
+    def _after_checkpoint_load(self) -> None:
+        """A loaded network continues ``partial_fit`` with a generator seeded by ``random_state``."""
+        self._gen = torch.Generator().manual_seed(int(check_random_state(self.random_state).randint(0, 2**31 - 1)))
+        self.timings_ = dict(self.timings_)
 
     def _check_settings(self) -> None:
         for name in ("readout_epochs", "readout_batch_size", "hebb_batch_size"):
