@@ -11,8 +11,9 @@ operation          name            device          module
 ``alif_sequence``  ``cpu_fused``   cpu (prio 10)   :mod:`.lif_cpu`
 ``lif_sequence``   ``triton``      cuda (prio 20)  :mod:`.lif_triton` (needs Triton + CUDA)
 ``alif_sequence``  ``triton``      cuda (prio 20)  :mod:`.lif_triton`
+``spike_linear``   ``cpu_event``   cpu (prio 10)   :mod:`.spike_linear` (event-driven, binary input)
 =================  ==============  ==============  ==========================================
 """
-from neuroplastic.kernels import lif_cpu, lif_triton
+from neuroplastic.kernels import lif_cpu, lif_triton, spike_linear
 
-__all__ = ["lif_cpu", "lif_triton"]
+__all__ = ["lif_cpu", "lif_triton", "spike_linear"]

@@ -4,15 +4,34 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from neuroplastic._core.registry import get_backend
+
 
 class Dense(nn.Linear):
     """Fully connected synapses ``I = x W^T + b`` over time-first input ``[T, B, in]`` or ``[B, in]``.
 
     A thin :class:`torch.nn.Linear` (which already maps all leading dims in one matrix product),
     with a shape check whose error names the fix.
+
+    Args:
+        in_features, out_features, bias, device, dtype: as :class:`torch.nn.Linear`.
+        spike_input: the input is spikes (0/1): compute the product event-driven, adding only
+            the weights of inputs that spiked, forward and backward (operation ``"spike_linear"``,
+            see :mod:`neuroplastic.kernels.spike_linear`; on CPU float32 about 2x faster than the
+            dense product at 20 % activity). Input with other values gets the dense product, so
+            the result is always ``x W^T + b``.
+        backend: force a ``"spike_linear"`` implementation (``"reference"``, ``"cpu_event"``).
     """
 
     stateful = False
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None, *, spike_input: bool = False, backend: str | None = None) -> None:
+        super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
+        self.spike_input = bool(spike_input)
+        self.backend = backend
+        if backend is not None:
+            get_backend("spike_linear", "cpu" if device is None else device, name=backend)   # unknown names fail here
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:
@@ -20,7 +39,12 @@ class Dense(nn.Linear):
                 f"Dense expects {self.in_features} input features, got shape {tuple(x.shape)}: "
                 "check in_features or add a Flatten layer before it"
             )
+        if self.spike_input:
+            return get_backend("spike_linear", x.device, name=self.backend)(x, self.weight, self.bias)
         return super().forward(x)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", spike_input=True" if self.spike_input else "")
 
 
 class Flatten(nn.Module):

@@ -1,0 +1,103 @@
+"""Contract of the event-driven dense product ("spike_linear", backend "cpu_event") against F.linear."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from neuroplastic._core.registry import available_backends, get_backend
+from neuroplastic.kernels import _spike_c
+from neuroplastic.synapses import Dense
+
+pytestmark = pytest.mark.skipif(not _spike_c.available(), reason="no C compiler: the kernel cannot be built here")
+
+SHAPES = [  # (leading dims of x, K inputs, N outputs): rows and outputs on and off the 64-wide tiles
+    ((1,), 1, 1), ((3,), 5, 7), ((64,), 64, 64), ((65,), 130, 129), ((7, 19), 33, 200), ((4, 8, 3), 300, 65),
+]
+
+
+def _case(lead, K, N, density, seed, bias=True):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(*lead, K, generator=g) < density).float()
+    w = torch.randn(N, K, generator=g, dtype=torch.float64)
+    b = torch.randn(N, generator=g, dtype=torch.float64) if bias else None
+    return x, w, b
+
+
+def _fwd_bwd(fn, x, w, b, gout, x_grad=False):
+    x = x.clone().requires_grad_(x_grad)
+    w = w.clone().requires_grad_(True)
+    b = None if b is None else b.clone().requires_grad_(True)
+    y = fn(x, w, b)
+    y.backward(gout)
+    return y.detach(), w.grad, None if b is None else b.grad, x.grad if x_grad else None
+
+
+@pytest.mark.parametrize("lead,K,N", SHAPES)
+@pytest.mark.parametrize("density", [0.0, 0.2, 1.0])
+@pytest.mark.parametrize("bias", [True, False])
+def test_matches_the_dense_product_in_float64(lead, K, N, density, bias):
+    """float32 event-driven vs float64 dense: forward and gradients within float32 rounding."""
+    x, w64, b64 = _case(lead, K, N, density, seed=K + N, bias=bias)
+    gout = torch.randn(*lead, N, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    fn = get_backend("spike_linear", "cpu", name="cpu_event")
+    y, gw, gb, _ = _fwd_bwd(fn, x, w64.float(), None if b64 is None else b64.float(), gout.float())
+    y_ref, gw_ref, gb_ref, _ = _fwd_bwd(F.linear, x.double(), w64, b64, gout)
+    tol = 1e-5 * max(1.0, float(y_ref.abs().max()))
+    assert (y.double() - y_ref).abs().max() <= tol
+    assert (gw.double() - gw_ref).abs().max() <= 1e-5 * max(1.0, float(gw_ref.abs().max()))
+    if bias:
+        assert (gb.double() - gb_ref).abs().max() <= 1e-5 * max(1.0, float(gb_ref.abs().max()))
+
+
+def test_hand_computed_case():
+    x = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    w = torch.tensor([[1.0, 2.0, 4.0], [8.0, 16.0, 32.0]])
+    b = torch.tensor([0.5, -0.5])
+    y = get_backend("spike_linear", "cpu", name="cpu_event")(x, w, b)
+    assert y.tolist() == [[5.5, 39.5], [0.5, -0.5], [2.5, 15.5]]
+    g = torch.tensor([[1.0, 0.0], [5.0, 7.0], [0.0, 2.0]])
+    w.requires_grad_(True)
+    get_backend("spike_linear", "cpu", name="cpu_event")(x, w, None).backward(g)
+    assert w.grad.tolist() == (g.T @ x).tolist() == [[1.0, 0.0, 1.0], [0.0, 2.0, 0.0]]
+
+
+def test_input_gradient_and_float32_reference_agree():
+    x, w64, b64 = _case((6, 9), 50, 70, 0.3, seed=3)
+    w, b = w64.float(), b64.float()
+    gout = torch.randn(6, 9, 70, generator=torch.Generator().manual_seed(4))
+    got = _fwd_bwd(get_backend("spike_linear", "cpu", name="cpu_event"), x, w, b, gout, x_grad=True)
+    want = _fwd_bwd(F.linear, x, w, b, gout, x_grad=True)
+    for a, e in zip(got, want):
+        torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5)
+
+
+def test_graded_or_non_float32_input_gets_the_dense_product():
+    fn = get_backend("spike_linear", "cpu", name="cpu_event")
+    x, w64, b64 = _case((10,), 20, 30, 0.5, seed=5)
+    x[3, 4] = 0.5                                   # not a spike: the event-driven sum would be wrong
+    w, b = w64.float(), b64.float()
+    assert torch.equal(fn(x, w, b), F.linear(x, w, b))
+    assert _spike_c.masks(x.contiguous()) is None
+    assert torch.equal(fn(x.double(), w64, b64), F.linear(x.double(), w64, b64))
+
+
+def test_non_contiguous_input():
+    x, w64, b64 = _case((12, 40), 1, 1, 0.3, seed=6)
+    x = (torch.rand(40, 12, generator=torch.Generator().manual_seed(7)) < 0.3).float().t()   # [12, 40] strided
+    w = torch.randn(17, 40, generator=torch.Generator().manual_seed(8))
+    got = get_backend("spike_linear", "cpu", name="cpu_event")(x, w, None)
+    torch.testing.assert_close(got, F.linear(x, w), rtol=1e-5, atol=1e-5)
+
+
+def test_dense_layer_uses_it_and_keeps_linear_semantics():
+    assert "cpu_event" in available_backends("spike_linear", "cpu")
+    torch.manual_seed(0)
+    layer = Dense(40, 24, spike_input=True)
+    ref = Dense(40, 24)
+    ref.load_state_dict(layer.state_dict())          # same parameters: checkpoints are unchanged
+    x = (torch.rand(5, 3, 40) < 0.25).float()
+    torch.testing.assert_close(layer(x), ref(x), rtol=1e-5, atol=1e-6)
+    assert "spike_input=True" in repr(layer)
+    with pytest.raises(ValueError, match="backend"):
+        Dense(4, 4, spike_input=True, backend="nope")
