@@ -3,6 +3,8 @@
 Compares, in one run with interleaved rounds and medians (float32, ``torch.set_num_threads(2)``):
 
 * ``neuroplastic``            -- ``LIF()`` (fastest registered backend: ``cpu_fused``)
+* ``neuroplastic-event``      -- the same with ``Dense(784, 1024, spike_input=True)`` (the same weights):
+  the event-driven product adds only the weight rows of input spikes, forward and ``grad_W``
 * ``neuroplastic-reference``  -- ``LIF(backend="reference")`` (loop over ``lif_step``)
 * ``plain-loop``              -- a hand-written PyTorch step loop of the same math, with autograd,
   stepping over ``cur.unbind(0)`` (the reference of the ratios)
@@ -121,6 +123,7 @@ def make_variants(peers: list[str], compile_loop: bool) -> dict[str, Callable[[t
     fast, ref = LIF(tau_mem=TAU, v_th=V_TH, dt=DT), LIF(tau_mem=TAU, v_th=V_TH, dt=DT, backend="reference")
     variants: dict[str, Callable] = {
         "neuroplastic": lambda c: fast(c)[0],
+        "neuroplastic-event": lambda c: fast(c)[0],
         "neuroplastic-reference": lambda c: ref(c)[0],
         "plain-loop": plain_lif,
         "plain-loop-indexed": plain_lif_indexed,
@@ -149,6 +152,22 @@ def make_data(seed: int = 0):
     return x, dense
 
 
+#: variants whose Dense layer is neuroplastic's event-driven one (``spike_input=True``)
+EVENT_VARIANTS = ("neuroplastic-event",)
+
+
+def dense_for(name: str, dense: torch.nn.Linear) -> torch.nn.Module:
+    """The Dense layer variant ``name`` runs: ``dense`` itself, or a ``Dense(spike_input=True)`` sharing
+    its parameters (same weights, same gradients)."""
+    if name not in EVENT_VARIANTS:
+        return dense
+    from neuroplastic.synapses import Dense
+
+    ev = Dense(dense.in_features, dense.out_features, spike_input=True)
+    ev.weight, ev.bias = dense.weight, dense.bias
+    return ev
+
+
 def train_step(fn, x, dense) -> None:
     dense.zero_grad(set_to_none=True)
     cur = dense(x)
@@ -166,11 +185,12 @@ def infer_step(fn, x, dense) -> None:
 
 
 def time_all(variants, x, dense, rounds: int) -> dict[str, dict[str, float]]:
+    denses = {n: dense_for(n, dense) for n in variants}
     for name in list(variants):  # warm-up (and compile) each variant
         t0 = time.perf_counter()
         try:
-            train_step(variants[name], x, dense)
-            infer_step(variants[name], x, dense)
+            train_step(variants[name], x, denses[name])
+            infer_step(variants[name], x, denses[name])
         except Exception as exc:  # noqa: BLE001 - e.g. torch.compile without a working toolchain
             print(f"{name} failed here, dropped: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
             del variants[name]
@@ -178,7 +198,7 @@ def time_all(variants, x, dense, rounds: int) -> dict[str, dict[str, float]]:
         if name == "plain-loop-compiled":
             secs = time.perf_counter() - t0
             print(f"torch.compile warm-up (train + infer graphs) took {secs:.0f} s", file=sys.stderr)
-        train_step(variants[name], x, dense)
+        train_step(variants[name], x, denses[name])
     names = list(variants)
     times = {n: {"train": [], "infer": [], "train_cpu": []} for n in names}
     rng = random.Random(0)
@@ -187,7 +207,7 @@ def time_all(variants, x, dense, rounds: int) -> dict[str, dict[str, float]]:
         for n in names:
             for kind, step in (("train", train_step), ("infer", infer_step)):
                 t0, c0 = time.perf_counter(), time.process_time()
-                step(variants[n], x, dense)
+                step(variants[n], x, denses[n])
                 times[n][kind].append(time.perf_counter() - t0)
                 if kind == "train":  # CPU time of all threads: less sensitive to other load than wall time
                     times[n]["train_cpu"].append(time.process_time() - c0)
@@ -199,6 +219,9 @@ def _mem_child(name: str, peers: list[str]) -> None:
     variants = make_variants(peers, compile_loop=name == "plain-loop-compiled")
     fn = variants[name]
     x, dense = make_data()
+    dense = dense_for(name, dense)
+    if name in EVENT_VARIANTS:  # load the event-driven kernel too
+        dense(x[:1, :1])
     if fn is not None:  # tiny warm-up: loads the C kernel / compiles, without a large allocation
         small = torch.randn(3, 2, N, requires_grad=True)
         loss_fn(fn(small)).backward()
@@ -293,9 +316,14 @@ def main() -> None:
               f"{t['infer']:>10.1f}{t['infer'] / base['infer']:>9.2f}{'' if m is None else f'{m:9.0f}':>9}")
     ratio = times["neuroplastic"]["train"] / base["train"]
     print(f"bar train <= 0.60x plain loop: {'PASS' if ratio <= 0.6 else 'FAIL'} ({ratio:.2f}x)")
+    if "neuroplastic-event" in times:
+        r = times["neuroplastic-event"]["train"] / base["train"]
+        print(f"  with Dense(spike_input=True): {r:.2f}x plain loop")
     if "spikingjelly" in times:
-        r = times["neuroplastic"]["train"] / times["spikingjelly"]["train"]
-        print(f"bar train <= 0.55x SpikingJelly: {'PASS' if r <= 0.55 else 'FAIL'} ({r:.2f}x)")
+        for n in ("neuroplastic", "neuroplastic-event"):
+            if n in times:
+                r = times[n]["train"] / times["spikingjelly"]["train"]
+                print(f"bar train <= 0.55x SpikingJelly ({n}): {'PASS' if r <= 0.55 else 'FAIL'} ({r:.2f}x)")
     if mem.get("neuroplastic") is not None and mem.get("plain-loop") is not None:
         ok = mem["neuroplastic"] <= mem["plain-loop"]
         print(f"bar peak memory <= plain loop: {'PASS' if ok else 'FAIL'} "

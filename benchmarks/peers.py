@@ -210,6 +210,7 @@ class Variant:
 def variants_for(workload: str, root: Path, dc_images: str | None, dc_per_round: int) -> list[Variant]:
     if workload == "A":
         return [Variant("A", "neuroplastic", None, "w_neuroplastic.py", ("A", "neuroplastic")),
+                Variant("A", "neuroplastic-event", None, "w_neuroplastic.py", ("A", "neuroplastic-event")),
                 Variant("A", "plain-loop", None, "w_neuroplastic.py", ("A", "plain-loop")),
                 Variant("A", "plain-loop-indexed", None, "w_neuroplastic.py", ("A", "plain-loop-indexed")),
                 Variant("A", "matmul-floor", None, "w_neuroplastic.py", ("A", "matmul-floor")),

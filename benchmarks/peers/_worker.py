@@ -79,10 +79,11 @@ def timed(fn: Callable[[], object]) -> tuple[object, float, float]:
 
 
 # --------------------------------------------------------------------------- workload A helpers
-def lif_setup(make_fn: Callable[[], Callable], scale_input: float = 1.0) -> tuple[dict, Measure]:
+def lif_setup(make_fn: Callable[[], Callable], scale_input: float = 1.0, name: str = "") -> tuple[dict, Measure]:
     """Workload A around a spike function ``cur [T, B, N] -> spikes`` (None: the matmul floor).
 
-    The data, Dense layer, loss and the train/inference steps are bench_lif's. ``scale_input`` is folded
+    The data, Dense layer (``bench_lif.dense_for(name)``), loss and the train/inference steps are
+    bench_lif's. ``scale_input`` is folded
     into the Dense weights and bias once (no per-step cost): peers whose LIF integrates ``beta v + I``
     instead of ``beta v + (1 - beta) I`` get ``1 - beta`` here, so that every variant sees the same
     dynamics and firing rate.
@@ -98,6 +99,7 @@ def lif_setup(make_fn: Callable[[], Callable], scale_input: float = 1.0) -> tupl
         with torch.no_grad():
             dense.weight.mul_(scale_input)
             dense.bias.mul_(scale_input)
+    dense = bl.dense_for(name, dense)   # neuroplastic-event: Dense(spike_input=True), same weights
     for _ in range(2):
         bl.train_step(fn, x, dense)
     bl.infer_step(fn, x, dense)

@@ -2,7 +2,8 @@
 
 Variants:
 
-* workload A (``A NAME``): ``neuroplastic`` (``LIF()``, fastest registered CPU backend), ``plain-loop``
+* workload A (``A NAME``): ``neuroplastic`` (``LIF()``, fastest registered CPU backend),
+  ``neuroplastic-event`` (the same after ``Dense(spike_input=True)``), ``plain-loop``
   (bench_lif's hand-written PyTorch step loop with autograd over ``cur.unbind(0)``, as the snnTorch and
   Norse workers: the reference for ratios), ``plain-loop-indexed`` (the same loop indexing ``cur[t]``) and
   ``matmul-floor`` (only the Dense forward + backward), built by ``bench_lif.make_variants``.
@@ -32,7 +33,7 @@ def setup_a(name: str):
 
     import neuroplastic
 
-    meta, measure = lif_setup(make_fn)
+    meta, measure = lif_setup(make_fn, name=name)
     return {"version": neuroplastic.__version__, **meta}, measure
 
 

@@ -111,7 +111,7 @@ NP_CLONES
 static void gw_tile(const uint64_t *masks, const float *g, float *out, int64_t R, int64_t K, int64_t N,
                     int64_t nw) {
     float gb[RB][TILE];
-    float acc[TILE];
+    float acc[TILE], acc2[TILE];
     int64_t nb = (R + RB - 1) / RB;
     memset(out, 0, sizeof(float) * K * TILE);
     for (int64_t b = 0; b < nb; b++) {
@@ -124,14 +124,21 @@ static void gw_tile(const uint64_t *masks, const float *g, float *out, int64_t R
         for (int64_t k = 0; k < K; k++) {
             uint64_t bits = m[k];
             if (!bits) continue;
-            for (int j = 0; j < TILE; j++) acc[j] = 0.0f;
+            /* two accumulator sets, rows alternating: two independent add chains per lane */
+            for (int j = 0; j < TILE; j++) { acc[j] = 0.0f; acc2[j] = 0.0f; }
             while (bits) {
                 int r = __builtin_ctzll(bits);
                 bits &= bits - 1;
-                for (int j = 0; j < TILE; j++) acc[j] += gb[r][j];
+                if (!bits) {
+                    for (int j = 0; j < TILE; j++) acc[j] += gb[r][j];
+                    break;
+                }
+                int r2 = __builtin_ctzll(bits);
+                bits &= bits - 1;
+                for (int j = 0; j < TILE; j++) { acc[j] += gb[r][j]; acc2[j] += gb[r2][j]; }
             }
             float *o = out + k * TILE;
-            for (int j = 0; j < TILE; j++) o[j] += acc[j];
+            for (int j = 0; j < TILE; j++) o[j] += acc[j] + acc2[j];
         }
     }
 }
