@@ -157,12 +157,21 @@ def workload(rounds: int) -> dict:
     if sj is not None:
         variants["spikingjelly-triton"] = (sj, torch.float32)
     variants["no-neuron-floor"] = (lambda c: c, torch.float32)  # Dense (+ loss) alone: what LIF adds on top
+    # the same LIF after Dense(spike_input=True) sharing the weights: the exact bf16x3 tensor-core product
+    from neuroplastic.kernels.spike_linear import _cuda_bf16x3_ok
+    from neuroplastic.synapses import Dense
 
-    def step(fn, dtype, pipeline: str, train: bool) -> None:
+    event = Dense(IN, N, spike_input=True, device=dev)
+    event.weight, event.bias = dense.weight, dense.bias
+    variants["neuroplastic-triton-event"] = (lambda c: fast(c)[0], torch.float32)
+    dense_of = {n: event if n.endswith("-event") else dense for n in variants}
+    event_info = {"spike_linear_cuda_bf16x3": _cuda_bf16x3_ok()}
+
+    def step(fn, dtype, pipeline: str, train: bool, d: torch.nn.Module = dense) -> None:
         with torch.set_grad_enabled(train):
             if pipeline == "dense+lif":
-                dense.zero_grad(set_to_none=True)
-                cur = dense(x_in).to(dtype)
+                d.zero_grad(set_to_none=True)
+                cur = d(x_in).to(dtype)
             else:
                 cur = cur0.to(dtype).requires_grad_(train)
             loss = loss_fn(fn(cur).float())
@@ -171,14 +180,14 @@ def workload(rounds: int) -> dict:
 
     keys = [(n, p, tr) for n in variants for p in ("lif", "dense+lif") for tr in (True, False)]
     for n, p, tr in keys:  # warm-up, Triton compile
-        step(*variants[n], p, tr)
+        step(*variants[n], p, tr, dense_of[n])
     torch.cuda.synchronize()
     times = {k: [] for k in keys}
     for r in range(rounds):
         for k in (keys if r % 2 == 0 else keys[::-1]):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            step(*variants[k[0]], k[1], k[2])
+            step(*variants[k[0]], k[1], k[2], dense_of[k[0]])
             end.record()
             torch.cuda.synchronize()
             times[k].append(start.elapsed_time(end))
@@ -188,10 +197,13 @@ def workload(rounds: int) -> dict:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
-            step(*variants[n], p, True)
+            step(*variants[n], p, True, dense_of[n])
             torch.cuda.synchronize()
             mem[f"{n}|{p}"] = (torch.cuda.max_memory_allocated() - base) / 2**20
-    res = {"shape": [T, B, N], "rounds": rounds, "median_ms": {}, "peak_train_mb": mem, **sj_info}
+    with torch.no_grad():   # the event Dense against the float32 one (rounding only)
+        ref_cur = dense(x_in[:4])
+        event_info["event_dense_max_rel_err"] = float((event(x_in[:4]) - ref_cur).abs().max() / ref_cur.abs().max())
+    res = {"shape": [T, B, N], "rounds": rounds, "median_ms": {}, "peak_train_mb": mem, **sj_info, **event_info}
     for (n, p, tr), v in times.items():
         res["median_ms"][f"{n}|{p}|{'train' if tr else 'infer'}"] = statistics.median(v)
     return res
@@ -232,11 +244,14 @@ def main() -> int:
             n, p = key.split("|")
             m = wl["median_ms"]
             print(f"{n:<28}{p:<11}{m[f'{key}|train']:>9.2f}{m[f'{key}|infer']:>9.2f}{wl['peak_train_mb'][key]:>9.0f}")
+        print(f"Dense(spike_input=True) backend cuda_bf16x3 available: {wl['spike_linear_cuda_bf16x3']}, "
+              f"max rel err vs float32 Dense {wl['event_dense_max_rel_err']:.2e}")
         if "spikingjelly-triton|lif|train" in m:
             print(f"SpikingJelly {wl.get('spikingjelly')} LIF implementation: {wl.get('spikingjelly_lif_impl')}")
             for p in ("lif", "dense+lif"):
                 for mode in ("train", "infer"):
-                    for ours, theirs in (("neuroplastic-triton", "spikingjelly-triton"),):
+                    for ours, theirs in (("neuroplastic-triton", "spikingjelly-triton"),
+                                         ("neuroplastic-triton-event", "spikingjelly-triton")):
                         r = m[f"{ours}|{p}|{mode}"] / m[f"{theirs}|{p}|{mode}"]
                         print(f"  {p:<10}{mode:<6}{ours} / {theirs}: {r:.2f}x"
                               f" (bar <= 0.9x: {'PASS' if r <= 0.9 else 'FAIL'})")

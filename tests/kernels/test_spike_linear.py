@@ -101,3 +101,57 @@ def test_dense_layer_uses_it_and_keeps_linear_semantics():
     assert "spike_input=True" in repr(layer)
     with pytest.raises(ValueError, match="backend"):
         Dense(4, 4, spike_input=True, backend="nope")
+
+
+# ----------------------------------------------------------------- CUDA backend "cuda_bf16x3"
+from neuroplastic.kernels.spike_linear import bf16x3_linear, split3  # noqa: E402
+
+
+def _emulated_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """bf16 x bf16 -> float32 output, as cuBLAS computes it up to the accumulation order."""
+    return (a.double() @ b.double()).float()
+
+
+def test_split3_is_exact_over_a_wide_range():
+    g = torch.Generator().manual_seed(0)
+    t = torch.randn(5000, generator=g) * torch.exp2(torch.randint(-30, 30, (5000,), generator=g).float())
+    p1, p2, p3 = split3(t)
+    assert all(p.dtype == torch.bfloat16 for p in (p1, p2, p3))
+    assert torch.equal(p1.double() + p2.double() + p3.double(), t.double())
+
+
+@pytest.mark.parametrize("x_grad", [False, True])
+def test_bf16x3_product_matches_float64(x_grad):
+    g = torch.Generator().manual_seed(1)
+    x = (torch.rand(9, 4, 150, generator=g) < 0.25).float()
+    w64 = torch.randn(70, 150, generator=g, dtype=torch.float64) * 0.1
+    b64 = torch.randn(70, generator=g, dtype=torch.float64)
+    gout = torch.randn(9, 4, 70, generator=g, dtype=torch.float64)
+    got = _fwd_bwd(lambda a, w, b: bf16x3_linear(a, w, b, mm=_emulated_mm), x, w64.float(), b64.float(),
+                   gout.float(), x_grad=x_grad)
+    want = _fwd_bwd(F.linear, x.double(), w64, b64, gout, x_grad=x_grad)
+    for a, e in zip(got, want):
+        if e is not None:
+            assert (a.double() - e).abs().max() <= 1e-5 * max(1.0, float(e.abs().max()))
+
+
+def test_bf16x3_takes_the_dense_path_for_values_bf16_cannot_hold():
+    x = torch.full((3, 8), 0.1)                       # 0.1 is not a bfloat16 number
+    w = torch.randn(5, 8)
+    calls = []
+    out = bf16x3_linear(x, w, None, mm=lambda a, b: calls.append(1) or _emulated_mm(a, b))
+    assert not calls and torch.equal(out, F.linear(x, w))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_backend_is_available_and_matches_float64():
+    assert "cuda_bf16x3" in available_backends("spike_linear", "cuda")
+    x, w64, b64 = _case((50, 30), 300, 500, 0.2, seed=9)
+    gout = torch.randn(50, 30, 500, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    fn = get_backend("spike_linear", "cuda", name="cuda_bf16x3")
+    got = _fwd_bwd(fn, x.cuda(), w64.float().cuda(), b64.float().cuda(), gout.float().cuda())
+    want = _fwd_bwd(F.linear, x.double(), w64, b64, gout)
+    for a, e in zip(got, want):
+        if e is not None:
+            assert (a.double().cpu() - e).abs().max() <= 1e-5 * max(1.0, float(e.abs().max()))

@@ -12,6 +12,7 @@ operation          name            device          module
 ``lif_sequence``   ``triton``      cuda (prio 20)  :mod:`.lif_triton` (needs Triton + CUDA)
 ``alif_sequence``  ``triton``      cuda (prio 20)  :mod:`.lif_triton`
 ``spike_linear``   ``cpu_event``   cpu (prio 10)   :mod:`.spike_linear` (event-driven, binary input)
+``spike_linear``   ``cuda_bf16x3`` cuda (prio 10)  :mod:`.spike_linear` (exact bf16 split, tensor cores)
 =================  ==============  ==============  ==========================================
 """
 from neuroplastic.kernels import lif_cpu, lif_triton, spike_linear

@@ -17,10 +17,12 @@ class Dense(nn.Linear):
         in_features, out_features, bias, device, dtype: as :class:`torch.nn.Linear`.
         spike_input: the input is spikes (0/1): compute the product event-driven, adding only
             the weights of inputs that spiked, forward and backward (operation ``"spike_linear"``,
-            see :mod:`neuroplastic.kernels.spike_linear`; on CPU float32 about 2x faster than the
-            dense product at 20 % activity). Input with other values gets the dense product, so
-            the result is always ``x W^T + b``.
-        backend: force a ``"spike_linear"`` implementation (``"reference"``, ``"cpu_event"``).
+            see :mod:`neuroplastic.kernels.spike_linear`; on CPU float32 about 1.7x faster than
+            MKL's dense product at 20 % activity; on CUDA an exact bfloat16 split on tensor cores).
+            Input with other values gets the dense product, so the result is always ``x W^T + b``
+            (to float rounding).
+        backend: force a ``"spike_linear"`` implementation (``"reference"``, ``"cpu_event"``,
+            ``"cuda_bf16x3"``).
     """
 
     stateful = False
