@@ -161,3 +161,25 @@ def test_module_of_reaches_the_network_inside_a_delegating_estimator():
     assert module_of(clf) is clf.estimator_.model_.module
     with pytest.raises(TypeError, match="fitted estimator"):
         module_of(object())
+
+
+def test_hebbian_units_can_die_and_inapplicable_perturbations_are_reported_not_flat():
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    from neuroplastic.plasticity.networks import HebbianNetwork
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    hebb = HebbianNetwork(architecture="dense", n_hidden=(64,), readout_epochs=3, random_state=0).fit(X[:600], y[:600])
+    logreg = LogisticRegression(max_iter=300).fit(X[:600], y[:600])
+    rep = robustness_report({"hebb": hebb, "logreg": logreg}, (X[600:900], y[600:900]),
+                            death=[0.0, 0.9], lesion=[0.0, 0.9], noise=[0.0], dropout=[0.0])
+    h = rep["models"]["hebb"]
+    assert "not_applicable" not in h
+    assert h["death"][0] == h["clean"] and h["death"][1] < h["clean"] - 0.2   # 90 % of its units silenced
+    assert h["lesion"][1] < h["clean"] - 0.2
+    lr = rep["models"]["logreg"]
+    assert lr["lesion"] is None and lr["death"] is None
+    assert set(lr["not_applicable"]) == {"lesion", "death"}
+    json.dumps(rep)

@@ -175,5 +175,7 @@ def robustness_csv(model_dirs: list[str | Path], data: str | Path, out: str | Pa
     plot_robustness(report, str(out / "robustness.png"))
     for name, res in report["models"].items():
         echo(f"{name}: clean accuracy {res['clean'] * 100:.2f}%")
+        for kind, why in res.get("not_applicable", {}).items():
+            echo(f"  {kind}: not applicable ({why})")
     echo(f"wrote {out / 'robustness.json'} and {out / 'robustness.png'}")
     return report

@@ -23,6 +23,7 @@ from torch import nn
 
 from neuroplastic.neurons._base import _NeuronBase
 from neuroplastic.neurons.rate import Rate
+from neuroplastic.plasticity.networks._hebb_layers import HebbianConv2d, HebbianDense
 from neuroplastic.synapses.recurrent import RecurrentLIF
 
 __all__ = [
@@ -32,7 +33,8 @@ __all__ = [
 
 _ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh,
                 nn.Softplus, nn.Hardtanh, nn.Mish)
-_NEURONS = (_NeuronBase, RecurrentLIF, Rate, *_ACTIVATIONS)
+# Hebbian feature layers apply their activation inside forward: their outputs are the hidden units
+_NEURONS = (_NeuronBase, RecurrentLIF, Rate, HebbianDense, HebbianConv2d, *_ACTIVATIONS)
 
 
 def module_of(model: Any) -> nn.Module:
@@ -44,6 +46,10 @@ def module_of(model: Any) -> nn.Module:
         inner = getattr(model, attr, None)
         if inner is not None:
             return module_of(inner)
+    layers = getattr(model, "layers_", None)   # HebbianNetwork: its feature layers and readout
+    if isinstance(layers, nn.Module):
+        readout = getattr(model, "readout_", None)
+        return nn.ModuleList([layers] + ([readout] if isinstance(readout, nn.Module) else []))
     raise TypeError(f"expected an nn.Module, a neuroplastic Model or a fitted estimator, got {type(model).__name__}")
 
 

@@ -7,7 +7,15 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from neuroplastic.robustness.perturb import accuracy, add_noise, drop_features, lesion_synapses, silence_neurons
+from neuroplastic.robustness.perturb import (
+    accuracy,
+    add_noise,
+    drop_features,
+    hidden_neuron_layers,
+    lesion_synapses,
+    silence_neurons,
+    synaptic_layers,
+)
 
 __all__ = ["DEFAULT_LEVELS", "plot_robustness", "robustness_report"]
 
@@ -68,7 +76,9 @@ def robustness_report(models: Mapping[str, Any], split: Any, *, noise: Sequence[
 
     Returns:
         JSON-able dict: ``{"seed", "repeats", "n_samples", "levels": {kind: [...]},
-        "models": {name: {"clean": acc, kind: [mean acc per level], kind + "_std": [...]}}}``.
+        "models": {name: {"clean": acc, kind: [mean acc per level], kind + "_std": [...]}}}``; a
+        perturbation that cannot act on a model (no synaptic layers, no hidden neurons, no torch
+        module) gets ``None`` and the reason under ``"not_applicable"``.
     """
     if not models:
         raise ValueError("pass at least one model: robustness_report({'snn': snn, 'mlp': mlp}, split)")
@@ -92,6 +102,11 @@ def robustness_report(models: Mapping[str, Any], split: Any, *, noise: Sequence[
     for name, model in models.items():
         res: dict[str, Any] = {"clean": _evaluate(model, x, y, seed)}
         for kind in ("noise", "dropout", "lesion", "death"):
+            why = _not_applicable(model, kind)
+            if why is not None:   # reported as missing, never as an unchanged accuracy
+                res[kind] = res[kind + "_std"] = None
+                res.setdefault("not_applicable", {})[kind] = why
+                continue
             per_level = []
             for li, v in enumerate(levels[kind]):
                 accs = []
@@ -110,6 +125,19 @@ def robustness_report(models: Mapping[str, Any], split: Any, *, noise: Sequence[
         out["models"][str(name)] = res
     json.dumps(out)  # fail here, not in the caller, if something is not JSON-able
     return out
+
+
+def _not_applicable(model: Any, kind: str) -> str | None:
+    """Why a perturbation cannot act on ``model`` (None: it can)."""
+    if kind not in ("lesion", "death"):
+        return None
+    try:
+        found = synaptic_layers(model) if kind == "lesion" else hidden_neuron_layers(model)
+    except TypeError:
+        return "the model exposes no torch module to perturb"
+    if not found:
+        return "no synaptic layers" if kind == "lesion" else "no hidden neuron layers before the output layer"
+    return None
 
 
 def plot_robustness(report: Mapping[str, Any], path: str | None = None) -> Any:
@@ -132,6 +160,8 @@ def plot_robustness(report: Mapping[str, Any], path: str | None = None) -> Any:
     for ax, kind in zip(axes, ("noise", "dropout", "lesion", "death")):
         lv = report["levels"][kind]
         for name, res in report["models"].items():
+            if res[kind] is None:   # not applicable to this model (see res["not_applicable"])
+                continue
             mean = np.asarray(res[kind])
             std = np.asarray(res.get(kind + "_std", np.zeros_like(mean)))
             ax.plot(lv, mean, marker="o", label=name)

@@ -302,7 +302,6 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
     def _after_checkpoint_load(self) -> None:
         """A loaded network continues ``partial_fit`` with a generator seeded by ``random_state``."""
         self._gen = torch.Generator().manual_seed(int(check_random_state(self.random_state).randint(0, 2**31 - 1)))
-        self.timings_ = dict(self.timings_)
 
     def _check_settings(self) -> None:
         for name in ("readout_epochs", "readout_batch_size", "hebb_batch_size"):
