@@ -113,9 +113,9 @@ def test_robustness_compares_models_side_by_side(tmp_path: Path, iris_csv: Path)
     assert (out / "robustness.png").stat().st_size > 1000
 
 
-# iris, chance 1/3. Measured with these settings (seeds 0-2): plasticity 0.79 on the held-out rows (its
-# dense units compare input directions, which lose the flower's size on 4 features), hybrid 0.84.
-@pytest.mark.parametrize("kind,bar", [("plasticity", 0.7), ("hybrid", 0.8)])
+# iris, chance 1/3. Measured with these settings: plasticity 0.92 on the held-out rows (0.92-1.00 over
+# seeds 0-2; 0.79 before the population code in front of its dense layer), hybrid 0.84.
+@pytest.mark.parametrize("kind,bar", [("plasticity", 0.85), ("hybrid", 0.8)])
 def test_plasticity_models_train_save_and_predict_in_a_new_process(tmp_path: Path, iris_csv: Path, kind: str,
                                                                     bar: float) -> None:
     out = tmp_path / kind

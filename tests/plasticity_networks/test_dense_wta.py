@@ -203,3 +203,34 @@ def test_dense_wta_layer_reads_out_at_kmeans_level_on_digits(digits) -> None:
     km = [kmeans_label_accuracy(x, y, xt, yt, 64, seed=s)["test_accuracy"] for s in range(3)]
     assert np.mean(hebb) > np.mean(before)
     assert np.mean(hebb) > np.mean(km) - 0.01 and min(hebb) > 0.94
+
+
+def test_population_code_in_front_of_a_dense_layer_by_hand():
+    x = torch.tensor([[0.0, 10.0], [2.0, 10.0], [4.0, 40.0]])
+    layer = HebbianDense(2, 3, standardise="feature", population=3)
+    layer.fit_standardiser(x)
+    z = (x - x.mean(0)) / x.std(0, correction=0)                       # z-scores, all within [-3, 3]
+    centres = torch.tensor([-3.0, 0.0, 3.0])                           # 3 fields over [-3, 3], width 3
+    fields = torch.exp(-(z.unsqueeze(-1) - centres) ** 2 / (2 * 3.0 ** 2)).flatten(1)
+    sd = fields.std(0, correction=0)
+    want = (fields - fields.mean(0)) / torch.where(sd > 1e-12, sd, torch.ones_like(sd))
+    torch.testing.assert_close(layer.code(x), want)
+    assert layer.weight.shape == (3, 6) and layer(x).shape == (3, 3)
+    with pytest.raises(ValueError, match="receptive fields"):
+        HebbianDense(2, 3, population=1)
+
+
+def test_tables_get_the_population_code_and_images_do_not():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    table = HebbianNetwork(readout_epochs=1, random_state=0).fit(X, y)
+    assert table.layers_[0].population == 6 and table.layers_[0].weight.shape[1] == 4 * 6
+    off = HebbianNetwork(population=0, readout_epochs=1, random_state=0).fit(X, y)
+    assert off.layers_[0].population == 0 and off.layers_[0].weight.shape[1] == 4
+    from neuroplastic.datasets import load_split
+
+    digits = load_split("digits")
+    img = HebbianNetwork(architecture="dense", n_hidden=(16,), readout_epochs=1, random_state=0).fit(
+        digits.x_train[:200], digits.y_train[:200])
+    assert img.layers_[0].population == 0

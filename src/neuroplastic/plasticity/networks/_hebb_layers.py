@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuroplastic.encoding.population import population_encode
 from neuroplastic.plasticity import KrotovHopfield, Plastic, SoftHebb
 
 __all__ = ["HebbianConv2d", "HebbianDense", "spread_seeds", "triangle"]
@@ -189,8 +190,15 @@ class HebbianConv2d(nn.Module):
 class HebbianDense(nn.Module):
     """Dense feature layer learned by SoftHebb or Krotov-Hopfield.
 
-    ``forward(x [B, n_in]) -> activation(W standardise(x))`` with the triangle activation
-    (SoftHebb) or :math:`\\max(0, h)^{n}` (Krotov & Hopfield's readout nonlinearity).
+    ``forward(x [B, n_in]) -> activation(W code(x))`` with the triangle activation
+    (SoftHebb) or :math:`\\max(0, h)^{n}` (Krotov & Hopfield's readout nonlinearity), where
+    ``code(x)`` is the standardised input, or with ``population=P`` its population code: each
+    z-scored feature, clipped to [-3, 3], is seen by ``P`` Gaussian receptive fields with centres
+    evenly spread over [-3, 3] (:func:`~neuroplastic.encoding.population.population_encode`), and
+    each field's response is z-scored in turn (statistics of the training data). Units compare
+    input *directions*; on a table with few features the direction of the z-scores loses their
+    size, the population code keeps it (iris, 5-fold CV on the training split: 83.5 -> 90.7 %;
+    without the second z-score 88.5 %, and breast cancer loses 0.5 points).
 
     Args:
         n_in, n_out: sizes.
@@ -209,6 +217,7 @@ class HebbianDense(nn.Module):
             input: tables).
         rate: SoftHebb only: ``"constant"`` (the rule's ``lr``, batch-averaged) or ``"count"``
             (per-unit rate that decays with the unit's win count, see :meth:`learn`).
+        population: Gaussian receptive fields per input feature (0: the standardised input itself).
         generator: RNG of the initial weights.
     """
 
@@ -216,7 +225,7 @@ class HebbianDense(nn.Module):
                  power: float = 1.0, activation: str = "triangle", krotov_p: float = 3.0, krotov_k: int = 7,
                  krotov_delta: float = 0.4, init_norm: float = 1.0, anti_hebbian: bool = False, normalize: bool = False,
                  adaptive_power: float | None = None, standardise: str = "global", rate: str = "constant",
-                 generator: torch.Generator | None = None) -> None:
+                 population: int = 0, generator: torch.Generator | None = None) -> None:
         super().__init__()
         if rule not in ("softhebb", "krotov"):
             raise ValueError(f"dense rule must be 'softhebb' or 'krotov', got {rule!r}")
@@ -235,9 +244,14 @@ class HebbianDense(nn.Module):
             raise ValueError(f"activation must be 'triangle' or 'relu_power', got {activation!r}")
         self.power, self.activation, self.rule_name = float(power), activation, rule
         self.norm = _Standardise((1, 1) if standardise == "global" else (1, n_in))
-        lin = nn.Linear(n_in, n_out, bias=False)
+        if int(population) < 0 or int(population) == 1:
+            raise ValueError(f"population must be 0 (off) or >= 2 receptive fields per feature, got {population}")
+        self.population = int(population)
+        n_code = n_in * self.population if self.population else n_in
+        self.code_norm = _Standardise((1, n_code)) if self.population else None
+        lin = nn.Linear(n_code, n_out, bias=False)
         with torch.no_grad():
-            lin.weight.normal_(0.0, init_norm / math.sqrt(n_in), generator=generator)
+            lin.weight.normal_(0.0, init_norm / math.sqrt(n_code), generator=generator)
         if rule == "softhebb":   # count rate: the rule gives the summed update, learn() divides each row
             r = SoftHebb(lr=1.0 if rate == "count" else lr, temperature=temperature, anti_hebbian=anti_hebbian,
                          normalize=normalize, adaptive_power=adaptive_power,
@@ -255,9 +269,21 @@ class HebbianDense(nn.Module):
 
     def fit_standardiser(self, x: torch.Tensor) -> None:
         self.norm.fit(x.flatten(1), (0, 1) if self.standardise == "global" else (0,))
+        if self.code_norm is not None:
+            self.code_norm.fit(self._population(self.norm(x.flatten(1))), (0,))
+
+    def _population(self, z: torch.Tensor) -> torch.Tensor:
+        return population_encode(z.clamp(-3.0, 3.0), self.population, -3.0, 3.0)
+
+    def code(self, x: torch.Tensor) -> torch.Tensor:
+        """What the units see: the standardised input or its population code ``[B, n_code]``."""
+        z = self.norm(x.flatten(1))
+        if self.code_norm is not None:
+            z = self.code_norm(self._population(z))
+        return z
 
     def preactivation(self, x: torch.Tensor) -> torch.Tensor:
-        return self.plastic(self.norm(x.flatten(1)))
+        return self.plastic(self.code(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = self.preactivation(x)
@@ -302,7 +328,7 @@ class HebbianDense(nn.Module):
         if method not in ("spread", "random"):
             raise ValueError(f"method must be 'spread' (k-means++-style recruitment) or 'random', got {method!r}")
         with torch.no_grad():
-            z = self.norm(x.flatten(1))
+            z = self.code(x)
             n = self.weight.shape[0]
             if len(z) == 0:
                 raise ValueError("init_from_data needs at least one sample: pass training inputs")
@@ -346,7 +372,7 @@ class HebbianDense(nn.Module):
         random set of samples.
         """
         with torch.no_grad():
-            z = self.norm(x.flatten(1))
+            z = self.code(x)
             if self.rate == "count":
                 u = self.plastic(z)
                 self.win_mass += torch.softmax(u / self.plastic.rule.temperature, dim=1).sum(0)

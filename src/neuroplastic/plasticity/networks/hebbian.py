@@ -58,7 +58,8 @@ __all__ = ["HebbianNetwork", "rank_competition_step", "rank_schedule"]
 CONV_DEFAULTS = {"n_hidden": (96, 256), "kernel_size": (5, 3), "hebb_lr": (0.08, 0.04), "temperature": (1.0, 1 / 0.65),
                  "power": (0.7, 1.4)}
 DENSE_DEFAULTS = {"n_hidden": (1000,), "hebb_lr": (1.0,), "temperature": (0.1,), "power": (1.0,)}
-HEBB_EPOCHS = {"conv": 1, "dense": 10}   # passes when hebb_epochs=None
+HEBB_EPOCHS = {"conv": 1, "dense": 10}
+TABLE_POPULATION = 6   # Gaussian receptive fields per feature in front of a dense layer on tabular input   # passes when hebb_epochs=None
 HEBB_RATES = ("count", "constant")
 FEATURE_LEARNING = ("hebbian", "random", "kmeans")
 HEBB_COMPETITIONS = ("softmax", "rank")
@@ -114,7 +115,7 @@ def rank_competition_step(layer: HebbianDense, x: torch.Tensor, neighbourhood: f
     if not neighbourhood > 0 or not 0 < rate <= 1:
         raise ValueError(f"neighbourhood must be > 0 and rate in (0, 1], got {neighbourhood} and {rate}")
     with torch.no_grad():
-        z = layer.norm(x.flatten(1))
+        z = layer.code(x)
         xh = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
         w = layer.weight
         u = xh @ w.T
@@ -177,6 +178,11 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
             0.05, then softmax:
             :func:`rank_competition_step`; ``partial_fit`` uses softmax). On digits and MNIST "rank" reads out no better than
             "softmax" (benchmarks/RESULTS.md).
+        population: dense layers: Gaussian receptive fields per input feature in front of the first
+            layer (see :class:`~._hebb_layers.HebbianDense`); None: 6 for tables (non-image input),
+            0 (off) for images; 0 turns it off. Chosen by 5-fold cross-validation on the training
+            splits of iris, wine, breast cancer and digits (iris 83.5 -> 90.7 %, the others within
+            +-0.4 points).
         hebb_epochs: unsupervised passes (None: 1 for conv layers, 10 for dense layers).
         hebb_batch_size: mini-batch size of the plasticity.
         hebb_samples: at most this many training samples are used for plasticity (None: all).
@@ -194,7 +200,8 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
                  input_shape: Sequence[int] | None = None, kernel_size: Any = None, hebb_lr: Any = None,
                  temperature: Any = None, power: Any = None, activation: str | None = None,
                  feature_learning: str = "hebbian", hebb_init: str = "spread", hebb_rate: str = "count",
-                 hebb_competition: str = "softmax", hebb_epochs: int | None = None, hebb_batch_size: int = 10,
+                 hebb_competition: str = "softmax", population: int | None = None, hebb_epochs: int | None = None,
+                 hebb_batch_size: int = 10,
                  hebb_samples: int | None = None, readout_epochs: int = 15, readout_batch_size: int = 64,
                  readout_lr: float = 5e-3, dropout: float = 0.0, weight_decay: float = 0.0,
                  random_state: Any = None, verbose: int = 0) -> None:
@@ -211,6 +218,7 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         self.hebb_init = hebb_init
         self.hebb_rate = hebb_rate
         self.hebb_competition = hebb_competition
+        self.population = population
         self.hebb_epochs = hebb_epochs
         self.hebb_batch_size = hebb_batch_size
         self.hebb_samples = hebb_samples
@@ -282,12 +290,13 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         else:
             act = self.activation or ("relu_power" if krotov else "triangle")
             image = len(shape) == 3 or math.isqrt(n_features) ** 2 == n_features >= 64
+            pop = (0 if image else TABLE_POPULATION) if self.population is None else int(self.population)
             prev = n_features
             for k, (ch, lr, t, p) in enumerate(zip(hidden, lrs, temps, powers)):
                 layers.append(HebbianDense(prev, ch, rule=self.rule, lr=float(lr), temperature=float(t), power=float(p),
                                            activation=act, standardise="global" if image or k > 0 else "feature",
                                            rate=self.hebb_rate if self.rule == "softhebb" else "constant",
-                                           generator=gen))
+                                           population=pop if k == 0 else 0, generator=gen))
                 prev = ch
             n_out = prev
         self.architecture_, self.input_shape_, self.layers_, self.n_features_out_ = arch, shape, layers, n_out
@@ -348,7 +357,7 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
                 patches = torch.nn.functional.unfold(layer._padded(inp), w.shape[2:])
                 rows = patches.transpose(1, 2).reshape(-1, patches.shape[1])
             else:
-                rows = layer.norm(inp.flatten(1))
+                rows = layer.code(inp)
             pick = torch.randperm(len(rows), generator=gen)[:50_000]
             k = layer.weight.shape[0]
             km = MiniBatchKMeans(n_clusters=k, random_state=int(torch.randint(0, 2**31 - 1, (1,), generator=gen)),
