@@ -114,10 +114,10 @@ def test_tampered_array_shape_is_refused(iris, tmp_path):
 
 
 def test_json_encoding_is_exact_and_strict():
-    value = {"a": (1, 2.5, ("x", None)), "b": [True, {"c": (3,)}]}
-    assert _from_json(json.loads(json.dumps(_to_json(value, "v")))) == value
-    with pytest.raises(CheckpointError, match="finite"):
-        _to_json(float("nan"), "v")
+    value = {"a": (1, 2.5, ("x", None)), "b": [True, {"c": (3,)}], "d": [float("inf"), -float("inf")]}
+    assert _from_json(json.loads(json.dumps(_to_json(value, "v"), allow_nan=False))) == value
+    nan = _from_json(json.loads(json.dumps(_to_json([float("nan")], "v"), allow_nan=False)))[0]
+    assert nan != nan                                   # a NaN in a training history survives the trip
     with pytest.raises(CheckpointError, match="str keys"):
         _to_json({1: 2}, "v")
     with pytest.raises(CheckpointError, match="without pickle"):

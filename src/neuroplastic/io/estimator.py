@@ -47,6 +47,7 @@ from neuroplastic.io.checkpoint import _NAMES, CheckpointError, registered_class
 __all__ = ["EstimatorCheckpoint"]
 
 _TUPLE = "__tuple__"
+_FLOAT = "__float__"   # non-finite floats, which JSON cannot hold: {"__float__": "nan" | "inf" | "-inf"}
 
 
 def _to_json(value: Any, where: str) -> Any:
@@ -57,9 +58,7 @@ def _to_json(value: Any, where: str) -> Any:
         return int(value)
     if isinstance(value, (float, np.floating)):
         v = float(value)
-        if not math.isfinite(v):
-            raise CheckpointError(f"{where} is {v}, which JSON cannot hold: set it to a finite number before saving")
-        return v
+        return v if math.isfinite(v) else {_FLOAT: repr(v)}
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, tuple):
@@ -84,6 +83,8 @@ def _from_json(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {_TUPLE}:
             return tuple(_from_json(v) for v in value[_TUPLE])
+        if set(value) == {_FLOAT} and value[_FLOAT] in ("nan", "inf", "-inf"):
+            return float(value[_FLOAT])
         return {k: _from_json(v) for k, v in value.items()}
     return value
 
