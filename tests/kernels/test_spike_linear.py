@@ -99,8 +99,8 @@ def test_dense_layer_uses_it_and_keeps_linear_semantics():
     x = (torch.rand(5, 3, 40) < 0.25).float()
     torch.testing.assert_close(layer(x), ref(x), rtol=1e-5, atol=1e-6)
     assert "spike_input=True" in repr(layer)
-    with pytest.raises(ValueError, match="backend"):
-        Dense(4, 4, spike_input=True, backend="nope")
+    with pytest.raises(ValueError, match="backend 'nope' is not available.*reference"):
+        Dense(4, 4, spike_input=True, backend="nope")(torch.zeros(2, 4))
 
 
 # ----------------------------------------------------------------- CUDA backend "cuda_bf16x3"

@@ -31,9 +31,7 @@ class Dense(nn.Linear):
                  dtype: torch.dtype | None = None, *, spike_input: bool = False, backend: str | None = None) -> None:
         super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
         self.spike_input = bool(spike_input)
-        self.backend = backend
-        if backend is not None:
-            get_backend("spike_linear", "cpu" if device is None else device, name=backend)   # unknown names fail here
+        self.backend = backend   # checked on the input's device at the first forward, as the neurons do
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:
