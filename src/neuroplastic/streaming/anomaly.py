@@ -47,7 +47,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,7 @@ import torch
 
 from neuroplastic._core.checks import check_positive
 from neuroplastic.io import register_serializable
+from neuroplastic.streaming._state_io import register_state_class
 from neuroplastic.streaming.online import OnlineModel
 from neuroplastic.streaming.resonance import ResonanceLayer
 
@@ -79,6 +80,7 @@ def haar_matrix(n: int) -> np.ndarray:
     return out
 
 
+@register_state_class("SpikingAnomalyConfig")
 @dataclass(frozen=True)
 class SpikingAnomalyConfig:
     """Settings of :class:`SpikingAnomalyDetector` (validated on construction).
@@ -155,6 +157,7 @@ class SpikingAnomalyConfig:
         return self.steps[max(i, 0)]
 
 
+@register_state_class("SpikingAnomalyDetector.channel")
 class _Channel:
     """One time scale: sensory integration, pattern features, resonance, vigilance, novelty."""
 
@@ -314,6 +317,7 @@ class _Channel:
         self.masked = True
 
 
+@register_state_class("SpikingAnomalyDetector.unit")
 @dataclass
 class _Unit:
     """Everything learned about one input feature."""
@@ -400,21 +404,31 @@ class SpikingAnomalyDetector(OnlineModel):
         return score
 
     # ------------------------------------------------------------- checkpoints
+    def _has_stream_state(self) -> bool:
+        return bool(self._state)
+
     def get_config(self) -> dict[str, Any]:
-        """JSON-able constructor arguments (the learned state is not included)."""
+        """JSON-able constructor arguments and, once the detector has seen data, its learned state
+        under ``"stream_state"`` (so ``neuroplastic.load`` of a checkpoint continues the stream)."""
         d = asdict(self.config)
         d["steps"] = list(d["steps"])
+        state = self._stream_state()
+        if state is not None:
+            d["stream_state"] = state
         return d
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SpikingAnomalyDetector:
-        """Build a fresh detector from :meth:`get_config` output."""
+        """The detector of :meth:`get_config` output: fresh, or continuing its saved stream."""
         cfg = dict(config)
+        state = cfg.pop("stream_state", None)
         cfg["steps"] = tuple(cfg["steps"])
-        return cls(SpikingAnomalyConfig(**cfg))
+        det = cls(SpikingAnomalyConfig(**cfg))
+        det._restore_stream_state(state)
+        return det
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """No tensors: the detector checkpoints its configuration (restart the stream on load)."""
+        """No tensors: the configuration and the learned state are JSON (see :meth:`get_config`)."""
         return {}
 
     def load_state_dict(self, state: dict[str, torch.Tensor], strict: bool = True) -> None:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuroplastic.streaming._state_io import register_state_class
+
 from neuroplastic._core.checks import check_in_choices, check_positive
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 
+@register_state_class("RunningStats")
 class RunningStats:
     """Running mean and variance of a scalar stream (Welford, optionally forgetting).
 
@@ -86,6 +89,7 @@ class RunningStats:
         return (x - self.mean) / max(self.std, floor)
 
 
+@register_state_class("RunningQuantile")
 class RunningQuantile:
     """Exact quantiles of the last ``window`` points (``None``: all points).
 
@@ -136,6 +140,7 @@ class RunningQuantile:
         return self.quantile(0.5)
 
 
+@register_state_class("DeltaCoder")
 class DeltaCoder:
     """Send-on-delta spikes for a scalar stream, numpy twin of :func:`~neuroplastic.encoding.delta_step`.
 

@@ -37,6 +37,7 @@ import torch
 from neuroplastic._core.checks import check_positive
 from neuroplastic.io import register_serializable
 from neuroplastic.streaming.encoders import RunningQuantile, RunningStats, population_code
+from neuroplastic.streaming._state_io import register_state_class
 from neuroplastic.streaming.online import OnlineModel
 
 __all__ = ["SpikingForecasterConfig", "SpikingForecaster", "persistence_forecast", "seasonal_forecast"]
@@ -104,6 +105,7 @@ def _circular_code(phase: float, n: int) -> np.ndarray:
     return np.exp(-0.5 * d * d)
 
 
+@register_state_class("SpikingForecaster.state")
 class _ForecastState:
     def __init__(self, cfg: SpikingForecasterConfig) -> None:
         self.stats = RunningStats(cfg.half_life)
@@ -256,14 +258,26 @@ class SpikingForecaster(OnlineModel):
         return out
 
     # ----------------------------------------------------------------- checkpoints
+    def _has_stream_state(self) -> bool:
+        return bool(self._state.history)
+
     def get_config(self) -> dict[str, Any]:
-        """JSON-able constructor arguments."""
-        return asdict(self.config)
+        """JSON-able constructor arguments and, once the forecaster has seen data, its learned
+        state under ``"stream_state"`` (so ``neuroplastic.load`` of a checkpoint continues the stream)."""
+        d = asdict(self.config)
+        state = self._stream_state()
+        if state is not None:
+            d["stream_state"] = state
+        return d
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SpikingForecaster:
-        """Build a fresh forecaster from :meth:`get_config` output."""
-        return cls(SpikingForecasterConfig(**config))
+        """The forecaster of :meth:`get_config` output: fresh, or continuing its saved stream."""
+        cfg = dict(config)
+        state = cfg.pop("stream_state", None)
+        f = cls(SpikingForecasterConfig(**cfg))
+        f._restore_stream_state(state)
+        return f
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The readout weights (the rest of the state restarts with the stream)."""

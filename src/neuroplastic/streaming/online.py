@@ -93,6 +93,29 @@ class OnlineModel:
     def _step(self, v: np.ndarray, y: float | None, learn: bool) -> tuple[float, float]:  # pragma: no cover
         raise NotImplementedError
 
+    # -- checkpoints of a running stream (see neuroplastic.streaming._state_io)
+    def _has_stream_state(self) -> bool:
+        """Whether the model has learned anything since it was built or reset."""
+        return self._keys is not None
+
+    def _stream_state(self) -> dict[str, Any] | None:
+        """The learned state as JSON-able data (None for a fresh model)."""
+        from neuroplastic.streaming._state_io import encode
+
+        if not self._has_stream_state():
+            return None
+        return {"keys": None if self._keys is None else list(self._keys), "state": encode(self._state)}
+
+    def _restore_stream_state(self, doc: dict[str, Any] | None) -> None:
+        """Continue the stream saved by :meth:`_stream_state` (a pending peek is dropped)."""
+        from neuroplastic.streaming._state_io import decode
+
+        if doc is None:
+            return
+        self._keys = None if doc["keys"] is None else tuple(doc["keys"])
+        self._state = decode(doc["state"])
+        self._pending = None
+
     # -- River API
     def reset(self) -> OnlineModel:
         """Forget everything learned: the next point starts a new stream."""

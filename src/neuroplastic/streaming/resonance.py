@@ -37,6 +37,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neuroplastic.streaming._state_io import register_state_class
+
 #: Response of the always-present uncommitted neuron (all-ones weights): ``0.5**3 * 0.5**2``.
 UNCOMMITTED_RESPONSE = 0.5**3 * 0.5**2
 
@@ -57,6 +59,7 @@ class Resonance(NamedTuple):
     recruited: bool
 
 
+@register_state_class("ResonanceLayer")
 class ResonanceLayer:
     """Growing layer of fuzzy-ART prototype neurons (see the module docstring).
 
