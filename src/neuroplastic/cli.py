@@ -96,12 +96,16 @@ def predict(model_dir: Path, data_path: Path, out: Path | None, proba: bool) -> 
 @click.option("--on-bad", type=click.Choice(["error", "hold", "skip"]), default="error", show_default=True,
               help="Empty/NaN/non-numeric values: stop with an error, hold the previous value, or skip the row (score 0).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def detect(data_path: Path, out: Path | None, columns: tuple[str, ...], on_bad: str, no_progress: bool) -> None:
+@click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Detector checkpoint folder: continue the stream saved there (if any), then save it again. "
+                   "Feeding a stream file by file this way gives the same scores as one long file.")
+def detect(data_path: Path, out: Path | None, columns: tuple[str, ...], on_bad: str, no_progress: bool,
+           state: Path | None) -> None:
     """Stream a CSV through the online anomaly detector: one score in [0, 1] per input row, in order."""
     from neuroplastic.streaming.commands import detect_csv
 
     detect_csv(data_path, out if out is not None else sys.stdout, columns=list(columns) or None, on_bad=on_bad,
-               progress=not no_progress)
+               progress=not no_progress, state=state)
     if out is not None:
         click.echo(f"wrote {out}", err=True)
 

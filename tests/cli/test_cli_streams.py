@@ -70,3 +70,26 @@ def test_nab_writes_layout_and_scores(tmp_path: Path) -> None:
     report = json.loads(js.read_text())
     text = json.dumps(report)
     assert "standard" in text and "threshold" in text
+
+
+def test_detect_continues_a_stream_file_by_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    x = np.sin(np.arange(1200) * 2 * np.pi / 60) + 0.05 * rng.standard_normal(1200)
+    x[1000:1010] += 4.0
+    stamps = np.datetime64("2026-01-01T00:00") + np.arange(1200) * np.timedelta64(5, "m")
+
+    def write(path: Path, lo: int, hi: int) -> None:
+        path.write_text("timestamp,value\n" + "".join(f"{stamps[i]},{float(x[i])!r}\n" for i in range(lo, hi)))
+
+    write(tmp_path / "all.csv", 0, 1200)
+    write(tmp_path / "a.csv", 0, 700)
+    write(tmp_path / "b.csv", 700, 1200)
+    outs = {}
+    for name, extra in (("all", []), ("a", ["--state", str(tmp_path / "st")]), ("b", ["--state", str(tmp_path / "st")])):
+        res = run_cli("detect", "--data", str(tmp_path / f"{name}.csv"), "--out", str(tmp_path / f"{name}_s.csv"),
+                      "--no-progress", *extra, cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        outs[name] = [float(r["anomaly_score"]) for r in csv.DictReader(open(tmp_path / f"{name}_s.csv"))]
+    assert (tmp_path / "st" / "config.json").is_file()
+    assert outs["a"] + outs["b"] == outs["all"]
+    assert max(outs["all"][1000:1010]) > 0

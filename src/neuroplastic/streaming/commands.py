@@ -176,6 +176,7 @@ def detect_csv(
     columns: Sequence[str] | None = None,
     on_bad: str = "error",
     progress: bool = True,
+    state: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """Stream a CSV through the detector; one anomaly score per input row, in order.
 
@@ -188,12 +189,25 @@ def detect_csv(
             score is the largest of the per-column scores.
         on_bad: handling of bad values, see :func:`read_numeric_csv`.
         progress: show a tqdm progress bar on stderr.
+        state: a checkpoint folder: if it holds a saved detector, the stream continues from it
+            (its settings win; passing ``config`` too is an error), and the detector is saved there
+            again after the last row (atomically), so a stream fed file by file scores as one file.
 
     Returns:
         ``[n_rows]`` float64 scores in ``[0, 1]``.
     """
+    from neuroplastic import io
+
     table = read_numeric_csv(path, columns=columns, on_bad=on_bad)
-    det = _make_detector(config)
+    if state is not None and (Path(state) / "config.json").is_file():
+        if config is not None:
+            raise ValueError(f"{state} holds a saved detector with its own settings: drop config, or pass a new "
+                             "state folder to start a new stream")
+        det = io.load(state)
+        if not isinstance(det, SpikingAnomalyDetector):
+            raise ValueError(f"{state} holds a {type(det).__name__}, not an anomaly detector: pass another state folder")
+    else:
+        det = _make_detector(config)
     scores = np.zeros(len(table.rows))
     bar = _progress(len(table.rows), Path(path).name, progress)
     try:
@@ -205,6 +219,8 @@ def detect_csv(
         bar.close()
     if out is not None:
         _write_scores(out, table, scores)
+    if state is not None:
+        io.save(det, state)
     return scores
 
 
