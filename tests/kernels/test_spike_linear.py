@@ -155,3 +155,20 @@ def test_cuda_backend_is_available_and_matches_float64():
     for a, e in zip(got, want):
         if e is not None:
             assert (a.double().cpu() - e).abs().max() <= 1e-5 * max(1.0, float(e.abs().max()))
+
+
+def test_torch_compile_runs_the_kernel_eagerly_and_gives_the_eager_result():
+    torch.manual_seed(0)
+    layer = Dense(50, 30, spike_input=True)
+    x = (torch.rand(10, 4, 50) < 0.3).float()
+
+    def f(inp):
+        return (layer(inp) * torch.linspace(-1, 1, 30)).sum()
+
+    want = f(x)
+    (gw_want,) = torch.autograd.grad(want, layer.weight)
+    torch._dynamo.reset()
+    got = torch.compile(f)(x)
+    (gw,) = torch.autograd.grad(got, layer.weight)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(gw, gw_want)

@@ -23,7 +23,9 @@ this operation. Backends:
   (a small product against float32); if ``out_dtype`` is missing or the check fails it reports
   itself unavailable and the reference runs.
 
-Results equal the reference up to float rounding (the additions run in another order).
+Results equal the reference up to float rounding (the additions run in another order). Both
+backends run eagerly under :func:`torch.compile` (``torch.compiler.disable``): the C kernel writes
+through raw pointers, which a traced graph would not see.
 """
 from __future__ import annotations
 
@@ -71,6 +73,7 @@ class _SpikeLinear(torch.autograd.Function):
 
 
 @register_backend(OP, "cpu_event", device_types=("cpu",), priority=10, available=_spike_c.available)
+@torch.compiler.disable   # ctypes writes into buffers a traced graph would not see: run eagerly
 def spike_linear_cpu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """Event-driven ``x W^T + b`` for binary float32 ``x`` on the CPU (else the reference)."""
     if (x.dtype != torch.float32 or weight.dtype != torch.float32 or x.device.type != "cpu"
@@ -166,6 +169,7 @@ def _cuda_bf16x3_ok() -> bool:
 
 
 @register_backend(OP, "cuda_bf16x3", device_types=("cuda",), priority=10, available=_cuda_bf16x3_ok)
+@torch.compiler.disable   # a data-dependent choice of path; checked eagerly, never traced
 def spike_linear_cuda(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """Exact bfloat16-split ``x W^T + b`` on tensor cores for bfloat16-exact float32 ``x`` (else F.linear)."""
     return bf16x3_linear(x, weight, bias)
