@@ -157,6 +157,7 @@ def test_cuda_backend_is_available_and_matches_float64():
             assert (a.double().cpu() - e).abs().max() <= 1e-5 * max(1.0, float(e.abs().max()))
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch's own import
 def test_torch_compile_runs_the_kernel_eagerly_and_gives_the_eager_result():
     torch.manual_seed(0)
     layer = Dense(50, 30, spike_input=True)
