@@ -135,6 +135,25 @@ def test_bf16x3_product_matches_float64(x_grad):
             assert (a.double() - e).abs().max() <= 1e-5 * max(1.0, float(e.abs().max()))
 
 
+def test_bf16x3_backward_in_row_blocks_matches_one_block(monkeypatch):
+    """grad_W is accumulated over row blocks of the output gradient (to bound the split's memory);
+    blocks of 7 rows (uneven last block) must give the same sums as one block, to rounding."""
+    import neuroplastic.kernels.spike_linear as sl
+    g = torch.Generator().manual_seed(2)
+    x = (torch.rand(40, 90, generator=g) < 0.3).float()
+    w = torch.randn(33, 90, generator=g)
+    gout = torch.randn(40, 33, generator=g)
+    one = _fwd_bwd(lambda a, ww, b: bf16x3_linear(a, ww, b, mm=_emulated_mm), x, w, None, gout)
+    monkeypatch.setattr(sl, "_SPLIT_BLOCK_BYTES", 7 * 4 * 33)
+    calls = []
+    mm = lambda a, b: calls.append(a.shape) or _emulated_mm(a, b)  # noqa: E731
+    blocked = _fwd_bwd(lambda a, ww, b: bf16x3_linear(a, ww, b, mm=mm), x, w, None, gout)
+    assert len(calls) == 1 + 3 * 6                    # forward + 3 parts x ceil(40 / 7) blocks
+    torch.testing.assert_close(blocked[1], one[1], rtol=1e-6, atol=1e-5)
+    want = (gout.double().t() @ x.double()).float()
+    torch.testing.assert_close(blocked[1], want, rtol=1e-5, atol=1e-5)
+
+
 def test_bf16x3_takes_the_dense_path_for_values_bf16_cannot_hold():
     x = torch.full((3, 8), 0.1)                       # 0.1 is not a bfloat16 number
     w = torch.randn(5, 8)

@@ -92,6 +92,9 @@ def spike_linear_cpu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
 
 Mm = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
+#: Rows of the output gradient split at a time in the backward (float32 bytes per block).
+_SPLIT_BLOCK_BYTES = 64 * 2**20
+
 
 def split3(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``t`` (float32) as three bfloat16 tensors whose float32 sum is ``t`` (exactly for normal
@@ -129,10 +132,14 @@ class _Bf16x3Linear(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             gx = (g2 @ weight).reshape(*g.shape[:-1], ctx.K)
         if ctx.needs_input_grad[1]:
-            g1, g2b, g3 = split3(g2.contiguous())
-            gw = ctx.mm(g1.t(), xb)
-            gw += ctx.mm(g2b.t(), xb)
-            gw += ctx.mm(g3.t(), xb)
+            # grad_W = g^T x, with g split exactly into three bfloat16 parts; in row blocks so the
+            # split's temporaries stay near _SPLIT_BLOCK_BYTES instead of 2.5x the size of g.
+            rows = max(1, _SPLIT_BLOCK_BYTES // max(1, 4 * g2.shape[1]))
+            for i in range(0, g2.shape[0], rows):
+                xi = xb[i:i + rows]
+                for part in split3(g2[i:i + rows].contiguous()):
+                    d = ctx.mm(part.t(), xi)
+                    gw = d if gw is None else gw.add_(d)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = g2.sum(0)
         return gx, gw, gb, None, None
