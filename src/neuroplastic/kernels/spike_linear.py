@@ -93,7 +93,7 @@ def spike_linear_cpu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
 Mm = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 #: Rows of the output gradient split at a time in the backward (float32 bytes per block).
-_SPLIT_BLOCK_BYTES = 64 * 2**20
+_SPLIT_BLOCK_BYTES = 16 * 2**20
 
 
 def split3(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -133,7 +133,7 @@ class _Bf16x3Linear(torch.autograd.Function):
             gx = (g2 @ weight).reshape(*g.shape[:-1], ctx.K)
         if ctx.needs_input_grad[1]:
             # grad_W = g^T x, with g split exactly into three bfloat16 parts; in row blocks so the
-            # split's temporaries stay near _SPLIT_BLOCK_BYTES instead of 2.5x the size of g.
+            # split's temporaries stay a few times _SPLIT_BLOCK_BYTES instead of 2.5x the size of g.
             rows = max(1, _SPLIT_BLOCK_BYTES // max(1, 4 * g2.shape[1]))
             for i in range(0, g2.shape[0], rows):
                 xi = xb[i:i + rows]
