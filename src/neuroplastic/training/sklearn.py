@@ -247,7 +247,7 @@ class SNNClassifier(_NeuroplasticClassifier):
             raise ValueError(f"learning='hybrid' pre-trains one hidden layer, got hidden_layer_sizes={tuple(hidden)}: "
                              "pass one width, e.g. hidden_layer_sizes=(256,)")
         return HybridClassifier(n_hidden=int(hidden[0]), num_steps=int(self.num_steps), tau_mem=float(self.tau_mem),
-                                r=float(self.r), finetune_epochs=20 if self.max_epochs is None else int(self.max_epochs),
+                                r=float(self.r), finetune_epochs=None if self.max_epochs is None else int(self.max_epochs),
                                 batch_size=self.batch_size, learning_rate=self.learning_rate,
                                 random_state=self.random_state, verbose=self.verbose,
                                 device="cpu" if self.device == "auto" else self.device)

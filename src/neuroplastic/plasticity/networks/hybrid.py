@@ -28,6 +28,7 @@ Example:
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Sequence
 
@@ -44,6 +45,9 @@ from neuroplastic.plasticity.networks._hebb_layers import HebbianDense
 
 __all__ = ["HybridClassifier"]
 
+#: Least optimizer steps of fine-tuning when ``finetune_epochs`` is None.
+MIN_FINETUNE_UPDATES = 600
+
 
 @register_serializable("neuroplastic.plasticity.HybridClassifier")
 class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
@@ -54,19 +58,23 @@ class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         hebb_epochs: Hebbian passes (0: random init, i.e. plain surrogate-gradient training).
         hebb_batch_size, hebb_lr, temperature: SoftHebb settings.
         num_steps, tau_mem, r: spiking network settings (see ``snn_classifier``).
-        finetune_epochs, batch_size, learning_rate: BPTT settings (None: the architecture's tuned
-            batch size and rate).
+        finetune_epochs: BPTT epochs. None (default): the ``snn`` architecture's tuned 40 epochs, or
+            more on small data so that fine-tuning makes at least ``MIN_FINETUNE_UPDATES`` (600)
+            optimizer steps (iris: 300 epochs). Chosen by 5-fold CV on the training splits: 20
+            fixed epochs underfit small tables (iris 85.7 % CV against 94.7 % with 600 steps).
+        batch_size, learning_rate: BPTT settings (None: the architecture's tuned batch size and rate).
         freeze_hebbian: keep the first layer at its Hebbian weights during fine-tuning.
         random_state, verbose, device: as usual.
 
     Attributes:
         classes_, n_features_in_, hebbian_ (the pre-trained layer), model_
-        (:class:`~neuroplastic.training.Model`), timings_ (seconds per phase).
+        (:class:`~neuroplastic.training.Model`), finetune_epochs_ (epochs fine-tuned by ``fit``),
+        timings_ (seconds per phase).
     """
 
     def __init__(self, n_hidden: int = 256, hebb_epochs: int = 3, hebb_batch_size: int = 32, hebb_lr: float = 0.05,
                  temperature: float = 0.1, num_steps: int = 16, tau_mem: float = 5e-3, r: float = 2.0,
-                 finetune_epochs: int = 20, batch_size: int | None = None, learning_rate: float | None = None,
+                 finetune_epochs: int | None = None, batch_size: int | None = None, learning_rate: float | None = None,
                  freeze_hebbian: bool = False, random_state: Any = None, verbose: int = 0, device: str = "cpu") -> None:
         self.n_hidden = n_hidden
         self.hebb_epochs = hebb_epochs
@@ -91,8 +99,10 @@ class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         for name in ("hebb_epochs", "finetune_epochs"):
             v = getattr(self, name)
+            if v is None and name == "finetune_epochs":
+                continue
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+                raise ValueError(f"{name} must be an integer >= 0{' or None' if name == 'finetune_epochs' else ''}, got {v!r}")
         if self.learning_rate is not None and not float(self.learning_rate) > 0:
             raise ValueError(f"learning_rate must be > 0 or None, got {self.learning_rate!r}")
 
@@ -128,10 +138,20 @@ class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
                 first.weight.requires_grad_(False)
                 first.bias.requires_grad_(False)
 
+    def _batch_size(self) -> int:
+        return int(self.batch_size if self.batch_size is not None else self.model_.fit_defaults.get("batch_size", 64))
+
+    def _finetune_epochs(self, n_samples: int) -> int:
+        """``finetune_epochs``, or for None the architecture's epochs raised to MIN_FINETUNE_UPDATES steps."""
+        if self.finetune_epochs is not None:
+            return int(self.finetune_epochs)
+        per_epoch = max(1, math.ceil(n_samples / self._batch_size()))
+        return max(int(self.model_.fit_defaults.get("epochs", 40)), math.ceil(MIN_FINETUNE_UPDATES / per_epoch))
+
     def _finetune(self, Z: np.ndarray, y_idx: np.ndarray, epochs: int) -> None:
         if epochs < 1:
             return
-        bs = self.batch_size if self.batch_size is not None else self.model_.fit_defaults.get("batch_size", 64)
+        bs = self._batch_size()
         self.model_.fit(Z, y_idx, epochs=int(epochs), batch_size=int(bs), verbose=self.verbose, seed=self._seed,
                         shuffle=True)
 
@@ -178,7 +198,8 @@ class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         self.timings_["hebbian"] = time.perf_counter() - t0
         self._init_snn(z)
         t0 = time.perf_counter()
-        self._finetune(z.numpy(), self._encode(y), int(self.finetune_epochs))
+        self.finetune_epochs_ = self._finetune_epochs(len(z))
+        self._finetune(z.numpy(), self._encode(y), self.finetune_epochs_)
         self.timings_["finetune"] = time.perf_counter() - t0
         return self
 
