@@ -10,6 +10,7 @@ Usage::
 
     python benchmarks/bench_classifiers.py                    # digits + breast-cancer, seed 0
     python benchmarks/bench_classifiers.py --seeds 0 1 2 --threads 2 --json out.json
+    python benchmarks/bench_classifiers.py --models snn hybrid --datasets breast-cancer --seeds 0 1 2
 
 Prints one row per (dataset, model): test accuracy, wall-clock and CPU seconds of ``fit``.
 """
@@ -23,8 +24,11 @@ import numpy as np
 import torch
 
 from neuroplastic.training.compare import compare_classifiers, default_classifiers
+from neuroplastic.training.sklearn import SNNClassifier
 
 MODELS = list(default_classifiers())
+#: Optional rows (``--models ... hybrid``): Hebbian-pretrained spiking net fine-tuned by BPTT.
+EXTRA = {"hybrid": lambda seed, device: SNNClassifier(learning="hybrid", random_state=seed, device=device)}
 
 
 def split(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -49,7 +53,7 @@ def split(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", nargs="+", default=["digits", "breast-cancer"])
-    ap.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
+    ap.add_argument("--models", nargs="+", default=MODELS, choices=MODELS + list(EXTRA))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
@@ -71,6 +75,7 @@ def main() -> None:
         xtr, ytr, xte, yte = split(name)
         for seed in args.seeds:
             models = {k: v for k, v in default_classifiers(random_state=seed, device=device).items() if k in args.models}
+            models.update({k: make(seed, device) for k, make in EXTRA.items() if k in args.models})
 
             def show(row, name=name, seed=seed):
                 row.update(dataset=name, seed=seed)
