@@ -66,3 +66,18 @@ def test_default_finetuning_fits_iris() -> None:
     clf = HybridClassifier(random_state=0).fit(d.x_train, d.y_train)
     assert clf.finetune_epochs_ == 300
     assert clf.score(d.x_test, d.y_test) >= 0.94
+
+
+def test_tables_are_standardised_per_feature_images_as_a_whole() -> None:
+    """Wine's features differ in units by 10^4: one global scale for all of them left the spiking
+    net 60-67 % on raw wine (seeds 0-2); each feature standardised gives 98-100 %."""
+    from neuroplastic.datasets import load_split
+    d = load_split("wine", standardize=False)
+    clf = HybridClassifier(random_state=0).fit(d.x_train, d.y_train)
+    np.testing.assert_allclose(clf.mean_, d.x_train.mean(0))
+    np.testing.assert_allclose(clf.scale_, d.x_train.std(0))
+    assert clf.score(d.x_test, d.y_test) >= 0.95
+    pixels = np.random.default_rng(0).random((30, 64)) * 16             # 8 x 8 images: one scale
+    img = HybridClassifier(n_hidden=4, hebb_epochs=1, finetune_epochs=0, random_state=0).fit(pixels, np.arange(30) % 2)
+    np.testing.assert_allclose(img.mean_, np.full(64, pixels.mean()))
+    np.testing.assert_allclose(img.scale_, np.full(64, pixels.std()))

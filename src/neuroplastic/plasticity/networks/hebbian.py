@@ -68,6 +68,12 @@ RANK_RANGE = (None, 0.01)      # lambda: n_units / 2 -> 0.01
 RANK_RATE = (0.5, 0.05)        # epsilon: 0.5 -> 0.05 (0.005 leaves the units short of their inputs' mean)
 
 
+def looks_like_image(n_features: int) -> bool:
+    """A flat input of a square number (>= 64) of features is taken for an image: scaled as a whole
+    (one mean and spread); any other flat input is a table: each feature is standardised."""
+    return math.isqrt(n_features) ** 2 == n_features >= 64
+
+
 def rank_schedule(progress: float, n_units: int) -> tuple[float, float]:
     r"""Neural-gas range and rate at ``progress`` :math:`t \in [0, 1]`, both annealed geometrically:
     :math:`\lambda = \lambda_0 (\lambda_1 / \lambda_0)^{t}` from :math:`n_{units} / 2` to 0.01 and
@@ -289,7 +295,7 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
             n_out = c * h * w
         else:
             act = self.activation or ("relu_power" if krotov else "triangle")
-            image = len(shape) == 3 or math.isqrt(n_features) ** 2 == n_features >= 64
+            image = len(shape) == 3 or looks_like_image(n_features)
             pop = (0 if image else TABLE_POPULATION) if self.population is None else int(self.population)
             prev = n_features
             for k, (ch, lr, t, p) in enumerate(zip(hidden, lrs, temps, powers)):

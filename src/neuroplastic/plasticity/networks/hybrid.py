@@ -42,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from neuroplastic.io import register_serializable
 from neuroplastic.io.estimator import EstimatorCheckpoint
 from neuroplastic.plasticity.networks._hebb_layers import HebbianDense
+from neuroplastic.plasticity.networks.hebbian import looks_like_image
 
 __all__ = ["HybridClassifier"]
 
@@ -67,7 +68,9 @@ class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         random_state, verbose, device: as usual.
 
     Attributes:
-        classes_, n_features_in_, hebbian_ (the pre-trained layer), model_
+        classes_, n_features_in_, mean_ and scale_ (input standardisation: per feature for a
+        table, one value for the whole image when the features are a square number >= 64 of
+        pixels), hebbian_ (the pre-trained layer), model_
         (:class:`~neuroplastic.training.Model`), finetune_epochs_ (epochs fine-tuned by ``fit``),
         timings_ (seconds per phase).
     """
@@ -162,7 +165,11 @@ class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self._seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self._gen = torch.Generator().manual_seed(self._seed)
-        self.mean_, self.scale_ = float(X.mean()), float(X.std()) or 1.0
+        if looks_like_image(X.shape[1]):          # pixels: one mean and spread for the whole image
+            mean, scale = np.full(X.shape[1], X.mean()), np.full(X.shape[1], X.std())
+        else:                                      # a table: each feature (features differ in units)
+            mean, scale = X.mean(0), X.std(0)
+        self.mean_, self.scale_ = mean.astype(np.float64), np.where(scale > 0, scale, 1.0).astype(np.float64)
         z = torch.as_tensor(self._z(X))
         self.hebbian_ = self._new_hebbian(X.shape[1], self._gen)
         self.timings_: dict[str, float] = {"hebbian": 0.0, "finetune": 0.0}
