@@ -90,3 +90,22 @@ def test_state_helpers_walk_nested_namedtuples() -> None:
     m = map_state(lambda t: t + 1, st)
     torch.testing.assert_close(m["b"][0].ref, torch.full((2,), 2.0))
     assert torch.equal(st["b"][0].ref, torch.ones(2))  # inputs untouched
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch's own import
+def test_run_eagerly_runs_outside_the_traced_graph_even_when_first_called_under_compile() -> None:
+    """The disable is built lazily (importing torch._dynamo at definition cost every import ~2 s);
+    its first call may come from inside torch.compile and must still run eagerly."""
+    from neuroplastic._core.registry import run_eagerly
+
+    seen = []
+
+    @run_eagerly
+    def g(x):
+        seen.append(torch.compiler.is_compiling())
+        return x * 2
+
+    torch._dynamo.reset()
+    out = torch.compile(lambda x: g(x + 1) - 1)(torch.ones(3))
+    assert seen == [False] and torch.equal(out, torch.full((3,), 3.0))
+    assert g(torch.ones(2)).tolist() == [2.0, 2.0] and seen == [False, False]

@@ -8,6 +8,7 @@ everywhere (useful for debugging), and ``get_backend(..., name=...)`` selects on
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Callable
@@ -81,3 +82,21 @@ def get_backend(op: str, device: torch.device | str, name: str | None = None) ->
     if not names:
         raise RuntimeError(f"no implementation of {op!r} for device {device}")
     return next(e.fn for e in _REGISTRY[op] if e.name == names[0])
+
+
+def run_eagerly(fn: Callable) -> Callable:
+    """``torch.compiler.disable(fn)``, built on the first call: a backend that writes through raw
+    pointers (ctypes) or picks its path from the data must run eagerly under :func:`torch.compile`.
+
+    Decorating with ``torch.compiler.disable`` directly imports ``torch._dynamo`` (about 2 s) at
+    definition, which every ``import neuroplastic`` then paid.
+    """
+    disabled: list[Callable] = []
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not disabled:
+            disabled.append(torch.compiler.disable(fn))
+        return disabled[0](*args, **kwargs)
+
+    return wrapper

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from neuroplastic._core.registry import register_backend
+from neuroplastic._core.registry import register_backend, run_eagerly
 from neuroplastic.kernels import _spike_c
 
 OP = "spike_linear"
@@ -73,7 +73,7 @@ class _SpikeLinear(torch.autograd.Function):
 
 
 @register_backend(OP, "cpu_event", device_types=("cpu",), priority=10, available=_spike_c.available)
-@torch.compiler.disable   # ctypes writes into buffers a traced graph would not see: run eagerly
+@run_eagerly   # ctypes writes into buffers a traced graph would not see
 def spike_linear_cpu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """Event-driven ``x W^T + b`` for binary float32 ``x`` on the CPU (else the reference)."""
     if (x.dtype != torch.float32 or weight.dtype != torch.float32 or x.device.type != "cpu"
@@ -182,7 +182,7 @@ def _cuda_bf16x3_ok() -> bool:
 
 
 @register_backend(OP, "cuda_bf16x3", device_types=("cuda",), priority=10, available=_cuda_bf16x3_ok)
-@torch.compiler.disable   # a data-dependent choice of path; checked eagerly, never traced
+@run_eagerly   # a data-dependent choice of path; checked eagerly, never traced
 def spike_linear_cuda(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """Exact bfloat16-split ``x W^T + b`` on tensor cores for bfloat16-exact float32 ``x`` (else F.linear)."""
     return bf16x3_linear(x, weight, bias)
