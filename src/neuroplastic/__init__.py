@@ -29,10 +29,9 @@ from neuroplastic.neurons import (
 )
 from neuroplastic.synapses import Conv2d, Dense, Flatten, MaxPool2d, RecurrentLIF
 from neuroplastic import kernels as _kernels  # noqa: F401  (registers the fused backends)
-from neuroplastic import compress, robustness  # noqa: F401  (compress registers the 'pruned' architecture)
+from neuroplastic import compress  # noqa: F401  (registers the 'pruned' architecture)
 from neuroplastic.compress import EnergyModel, profile, prune_magnitude, quantize_weights
 from neuroplastic.io import load, save
-from neuroplastic.plasticity.networks import DiehlCook, HebbianNetwork, HybridClassifier
 from neuroplastic.plasticity import (
     BCM,
     KWTA,
@@ -80,10 +79,25 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    # The scikit-learn estimators import scikit-learn, which is slow: load them on first use.
-    if name in ("SNNClassifier", "MLPClassifier"):
-        from neuroplastic.training import sklearn as _sk
+#: Loaded on first use: the scikit-learn estimators (and ``robustness``, which uses them) import
+#: scikit-learn, about 2 s that ``import neuroplastic`` and ``neuroplastic --help`` need not pay.
+_LAZY = {
+    "SNNClassifier": "neuroplastic.training.sklearn", "MLPClassifier": "neuroplastic.training.sklearn",
+    "DiehlCook": "neuroplastic.plasticity.networks", "HebbianNetwork": "neuroplastic.plasticity.networks",
+    "HybridClassifier": "neuroplastic.plasticity.networks", "robustness": None,
+}
 
-        return getattr(_sk, name)
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module = _LAZY[name]
+        if module is None:
+            return importlib.import_module(f"neuroplastic.{name}")
+        return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module 'neuroplastic' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
