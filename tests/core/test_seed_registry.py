@@ -109,3 +109,14 @@ def test_run_eagerly_runs_outside_the_traced_graph_even_when_first_called_under_
     out = torch.compile(lambda x: g(x + 1) - 1)(torch.ones(3))
     assert seen == [False] and torch.equal(out, torch.full((3,), 3.0))
     assert g(torch.ones(2)).tolist() == [2.0, 2.0] and seen == [False, False]
+
+
+def test_import_neuroplastic_leaves_scikit_learn_and_dynamo_unloaded() -> None:
+    """Both cost ~2 s each at import (and at every `neuroplastic --help`); they load on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, neuroplastic; print('sklearn' in sys.modules, 'torch._dynamo' in sys.modules); "
+            "neuroplastic.HebbianNetwork; print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False", "True"]
