@@ -111,6 +111,33 @@ def detect(data_path: Path, out: Path | None, columns: tuple[str, ...], on_bad: 
 
 
 @main.command()
+@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV stream (e.g. timestamp,value); rows in time order.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output CSV: the input rows plus forecast_next, the forecast of the following row "
+                   "(default: standard output).")
+@click.option("--column", default=None, help="Numeric column to forecast (needed when there are several).")
+@click.option("--on-bad", type=click.Choice(["error", "hold", "skip"]), default="error", show_default=True,
+              help="Empty/NaN/non-numeric values: stop with an error, hold the previous value, or skip the row.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Forecaster checkpoint folder: continue the stream saved there (if any), then save it again.")
+def forecast(data_path: Path, out: Path | None, column: str | None, on_bad: str, no_progress: bool,
+             state: Path | None) -> None:
+    """Forecast a CSV stream one step ahead, learning online: one forecast per input row, in order."""
+    from neuroplastic.streaming.commands import forecast_csv
+
+    res = forecast_csv(data_path, out if out is not None else sys.stdout, column=column, on_bad=on_bad,
+                       progress=not no_progress, state=state)
+    if res["n"]:
+        ratio = res["mae"] / res["mae_persistence"] if res["mae_persistence"] > 0 else float("nan")
+        click.echo(f"{res['n']} forecasts: MAE {res['mae']:.6g}, persistence {res['mae_persistence']:.6g} "
+                   f"(ratio {ratio:.3f}); next value: {res['next']:.6g}", err=True)
+    if out is not None:
+        click.echo(f"wrote {out}", err=True)
+
+
+@main.command()
 @click.option("--corpus", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder in NAB's layout: data/<category>/<name>.csv and labels/combined_windows.json.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),

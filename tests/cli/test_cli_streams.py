@@ -93,3 +93,21 @@ def test_detect_continues_a_stream_file_by_file(tmp_path: Path) -> None:
     assert (tmp_path / "st" / "config.json").is_file()
     assert outs["a"] + outs["b"] == outs["all"]
     assert max(outs["all"][1000:1010]) > 0
+
+
+def test_forecast_writes_one_forecast_per_row_and_beats_persistence_on_a_daily_pattern(tmp_path: Path) -> None:
+    src = tmp_path / "traffic.csv"
+    write_stream(src, n=3 * 288, spike_at=700, seed=1)                 # 3 days of 5-minute rows
+    res = run_cli("forecast", "--data", str(src), "--out", str(tmp_path / "fc.csv"), "--no-progress", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader(open(tmp_path / "fc.csv")))
+    vals = [float(r["value"]) for r in rows]
+    src_vals = [float(r["value"]) for r in csv.DictReader(open(src))]
+    assert len(rows) == 3 * 288 and vals == src_vals
+    fc = np.array([float(r["forecast_next"]) for r in rows])
+    mae = np.abs(np.array(vals[1:]) - fc[:-1]).mean()
+    persistence = np.abs(np.diff(vals)).mean()
+    assert f"MAE {mae:.6g}, persistence {persistence:.6g}" in res.stderr
+    assert mae < persistence
+    bad = run_cli("forecast", "--data", str(tmp_path / "fc.csv"), cwd=tmp_path)   # two numeric columns
+    assert bad.returncode != 0 and "--column" in bad.stderr

@@ -159,3 +159,61 @@ def test_run_nab_without_labels_only_writes_results(tmp_path):
     summary = run_nab(tmp_path / "corpus", tmp_path / "res", config=FAST, progress=False, echo=None)
     assert "profiles" not in summary
     assert len(list((tmp_path / "res").rglob("neuroplastic_*.csv"))) == 2
+
+
+# ----------------------------------------------------------------------------- forecast_csv
+from neuroplastic.streaming import SpikingForecaster, forecast_csv  # noqa: E402
+
+
+def test_forecast_csv_one_forecast_of_the_next_row_per_input_row(tmp_path):
+    x = series(500, seed=1)
+    x[300] = x[299]                                         # no outlier for the forecaster
+    src = write(tmp_path / "in.csv", csv_text(x))
+    res = forecast_csv(src, tmp_path / "out" / "fc.csv", progress=False)
+    stamps = T0 + np.arange(len(x)) * np.timedelta64(5, "m")
+    want = SpikingForecaster().forecast_many(x, stamps)      # want[i] forecasts x[i + 1]
+    np.testing.assert_allclose(res["forecast_next"], want, rtol=0, atol=1e-12)
+    rows = list(csv.reader(open(tmp_path / "out" / "fc.csv")))
+    assert rows[0] == ["timestamp", "value", "forecast_next"] and len(rows) == len(x) + 1
+    assert [float(r[1]) for r in rows[1:]] == x.tolist()
+    np.testing.assert_allclose([float(r[2]) for r in rows[1:]], want, rtol=0, atol=1e-12)
+    # the summary by hand: errors of the forecasts of rows 1..n-1, and of persistence
+    assert res["n"] == len(x) - 1 and res["next"] == want[-1]
+    np.testing.assert_allclose(res["mae"], np.abs(x[1:] - want[:-1]).mean())
+    np.testing.assert_allclose(res["mae_persistence"], np.abs(np.diff(x)).mean())
+    assert res["mae"] < res["mae_persistence"]               # a smooth periodic series: it learns
+
+
+def test_forecast_csv_needs_one_column_and_keeps_every_row(tmp_path):
+    two = write(tmp_path / "two.csv", "a,b\n" + "".join(f"{v},{2 * v}\n" for v in range(50)))
+    with pytest.raises(ValueError, match="--column"):
+        forecast_csv(two, progress=False)
+    res = forecast_csv(two, column="b", progress=False)
+    np.testing.assert_allclose(res["forecast_next"], SpikingForecaster().forecast_many(2.0 * np.arange(50)))
+    gap = write(tmp_path / "gap.csv", "value\n1\n2\nNaN\n4\n5\n")
+    with pytest.raises(ValueError, match="line 4"):
+        forecast_csv(gap, progress=False)
+    skip = forecast_csv(gap, on_bad="skip", progress=False)["forecast_next"]
+    assert len(skip) == 5 and skip[2] == skip[1]             # a skipped row repeats the standing forecast
+    np.testing.assert_allclose(skip[[0, 1, 3, 4]], SpikingForecaster().forecast_many([1.0, 2.0, 4.0, 5.0]))
+
+
+def test_forecast_csv_continues_a_stream_from_its_state_folder(tmp_path):
+    x = series(400, seed=2)
+    x[300] = x[299]
+    write(tmp_path / "all.csv", csv_text(x))
+    lines = csv_text(x).splitlines()
+    write(tmp_path / "a.csv", "\n".join(lines[:251]) + "\n")
+    write(tmp_path / "b.csv", "\n".join([lines[0]] + lines[251:]) + "\n")
+    whole = forecast_csv(tmp_path / "all.csv", progress=False)["forecast_next"]
+    a = forecast_csv(tmp_path / "a.csv", state=tmp_path / "st", progress=False)["forecast_next"]
+    b = forecast_csv(tmp_path / "b.csv", state=tmp_path / "st", progress=False)["forecast_next"]
+    np.testing.assert_allclose(np.concatenate([a, b]), whole, rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="not a forecaster"):
+        forecast_csv(tmp_path / "a.csv", progress=False, state=_detector_state(tmp_path))
+
+
+def _detector_state(tmp_path):
+    d = tmp_path / "det"
+    detect_csv(write(tmp_path / "d.csv", csv_text(series(100))), config=FAST, progress=False, state=d)
+    return d

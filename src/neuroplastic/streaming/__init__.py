@@ -3,10 +3,10 @@
 River-style models (``learn_one`` / ``predict_one`` / ``score_one`` / ``learn_many``) that keep
 one long simulation running across calls until ``reset()``; causal encoders; the
 :class:`SpikingAnomalyDetector`; the :class:`SpikingForecaster`; NAB corpus I/O and scoring; and
-the functions behind the ``neuroplastic detect`` and ``neuroplastic nab`` commands.
+the functions behind the ``neuroplastic detect``, ``forecast`` and ``nab`` commands.
 """
 from neuroplastic.streaming.anomaly import SpikingAnomalyConfig, SpikingAnomalyDetector
-from neuroplastic.streaming.commands import NumericTable, detect_csv, read_numeric_csv, run_nab
+from neuroplastic.streaming.commands import NumericTable, detect_csv, forecast_csv, read_numeric_csv, run_nab
 from neuroplastic.streaming.encoders import (
     DeltaCoder,
     RunningQuantile,
@@ -30,6 +30,6 @@ __all__ = [
     "MAE", "RMSE", "AnomalyLikelihood", "DeltaCoder", "NumericTable", "OnlineModel", "Resonance",
     "ResonanceLayer", "RunningQuantile", "RunningStats", "SpikingAnomalyConfig",
     "SpikingAnomalyDetector", "SpikingForecaster", "SpikingForecasterConfig", "StreamEncoder",
-    "StreamEncoderConfig", "as_vector", "detect_csv", "evaluate_prequential", "persistence_forecast",
+    "StreamEncoderConfig", "as_vector", "detect_csv", "evaluate_prequential", "forecast_csv", "persistence_forecast",
     "population_code", "read_numeric_csv", "run_nab", "seasonal_forecast", "time_features",
 ]

@@ -4,6 +4,8 @@
   (``timestamp``, ``time``, ``date`` or ``datetime``) and numeric columns.
 * :func:`detect_csv` streams such a file through a :class:`SpikingAnomalyDetector` and writes one
   anomaly score per input row, in input order.
+* :func:`forecast_csv` streams one column through a :class:`SpikingForecaster` and writes, for
+  every input row, the forecast of the row after it (the last row's is the forecast of the future).
 * :func:`run_nab` runs the detector on every stream of a NAB corpus, writes NAB-layout results
   and, where labels exist, scores them under NAB's three profiles.
 
@@ -36,8 +38,9 @@ import numpy as np
 from neuroplastic._core.checks import check_in_choices
 from neuroplastic.streaming import nab
 from neuroplastic.streaming.anomaly import SpikingAnomalyConfig, SpikingAnomalyDetector
+from neuroplastic.streaming.forecast import SpikingForecaster
 
-__all__ = ["NumericTable", "read_numeric_csv", "detect_csv", "run_nab", "TIME_COLUMNS"]
+__all__ = ["NumericTable", "read_numeric_csv", "detect_csv", "forecast_csv", "run_nab", "TIME_COLUMNS"]
 
 #: Column names recognised as the timestamp (case-insensitive).
 TIME_COLUMNS = ("timestamp", "time", "date", "datetime")
@@ -196,18 +199,10 @@ def detect_csv(
     Returns:
         ``[n_rows]`` float64 scores in ``[0, 1]``.
     """
-    from neuroplastic import io
+    from neuroplastic import io as npl_io
 
     table = read_numeric_csv(path, columns=columns, on_bad=on_bad)
-    if state is not None and (Path(state) / "config.json").is_file():
-        if config is not None:
-            raise ValueError(f"{state} holds a saved detector with its own settings: drop config, or pass a new "
-                             "state folder to start a new stream")
-        det = io.load(state)
-        if not isinstance(det, SpikingAnomalyDetector):
-            raise ValueError(f"{state} holds a {type(det).__name__}, not an anomaly detector: pass another state folder")
-    else:
-        det = _make_detector(config)
+    det = _resume(state, config, SpikingAnomalyDetector, lambda: _make_detector(config), "anomaly detector")
     scores = np.zeros(len(table.rows))
     bar = _progress(len(table.rows), Path(path).name, progress)
     try:
@@ -220,16 +215,19 @@ def detect_csv(
     if out is not None:
         _write_scores(out, table, scores)
     if state is not None:
-        io.save(det, state)
+        npl_io.save(det, state)
     return scores
 
 
-def _write_scores(out: str | os.PathLike | TextIO, table: NumericTable, scores: np.ndarray) -> None:
+def _write_scores(out: str | os.PathLike | TextIO, table: NumericTable, scores: np.ndarray,
+                  column: str = "anomaly_score") -> None:
+    """The input rows with ``column`` appended (``repr`` of each value; NaN as an empty field),
+    to an open text file or atomically to a path."""
     def emit(f: TextIO) -> None:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow([*table.header, "anomaly_score"])
+        w.writerow([*table.header, column])
         for row, s in zip(table.rows, scores.tolist()):
-            w.writerow([*row, repr(s)])
+            w.writerow([*row, "" if math.isnan(s) else repr(s)])
 
     if isinstance(out, io.TextIOBase) or hasattr(out, "write"):
         emit(out)  # type: ignore[arg-type]
@@ -240,6 +238,89 @@ def _write_scores(out: str | os.PathLike | TextIO, table: NumericTable, scores: 
     with open(tmp, "w", newline="") as f:
         emit(f)
     os.replace(tmp, dest)
+
+
+def _resume(state: str | os.PathLike | None, config: Any, cls: type, make: Callable[[], Any], what: str) -> Any:
+    """The model saved in ``state`` (continuing its stream) or a new one from ``make``."""
+    from neuroplastic import io as npl_io
+
+    if state is not None and (Path(state) / "config.json").is_file():
+        if config is not None:
+            raise ValueError(f"{state} holds a saved {what} with its own settings: drop config, or pass a new "
+                             "state folder to start a new stream")
+        model = npl_io.load(state)
+        if not isinstance(model, cls):
+            article = "an" if what[0] in "aeiou" else "a"
+            raise ValueError(f"{state} holds a {type(model).__name__}, not {article} {what}: pass another state folder")
+        return model
+    return make()
+
+
+def forecast_csv(
+    path: str | os.PathLike,
+    out: str | os.PathLike | TextIO | None = None,
+    *,
+    column: str | None = None,
+    config: dict | None = None,
+    on_bad: str = "error",
+    progress: bool = True,
+    state: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Stream one column of a CSV through the forecaster, learning as it goes.
+
+    For every input row the output gets ``forecast_next``: the forecast of the *next* row's value,
+    made once this row is known (so the last row's is the forecast of the future). Timestamps,
+    when the file has them, feed the forecaster's time-of-day and day-of-week fields.
+
+    Args:
+        path: input CSV (see :func:`read_numeric_csv`).
+        out: where to write the rows with ``forecast_next`` appended (path or open text file; None:
+            nothing written).
+        column: the numeric column to forecast; required when the file has several.
+        config: forecaster settings (a :meth:`SpikingForecaster.get_config` dict without state).
+        on_bad: bad values, see :func:`read_numeric_csv`; with ``"skip"`` a bad row is not learned
+            and repeats the standing forecast.
+        progress: show a tqdm progress bar on stderr.
+        state: a checkpoint folder, as for :func:`detect_csv`: continue the stream saved there,
+            then save it again after the last row.
+
+    Returns:
+        ``forecast_next`` (``[n_rows]``, NaN before the first valid row), ``next`` (the last
+        forecast), and over the rows whose value was forecast: ``n``, ``mae`` (forecaster) and
+        ``mae_persistence`` (the previous value as the forecast).
+    """
+    table = read_numeric_csv(path, columns=None if column is None else [column], on_bad=on_bad)
+    if table.values.shape[1] != 1:
+        raise ValueError(f"{path}: {table.values.shape[1]} numeric columns ({', '.join(table.columns)}): "
+                         "choose one to forecast with column= (CLI: --column NAME)")
+    model = _resume(state, config, SpikingForecaster,
+                    lambda: SpikingForecaster.from_config(config) if config else SpikingForecaster(), "forecaster")
+    vals = table.values[:, 0]
+    fc = np.full(len(vals), np.nan)
+    prev_fc, prev_val = math.nan, math.nan
+    err_model, err_persist, n = 0.0, 0.0, 0
+    bar = _progress(len(vals), Path(path).name, progress)
+    try:
+        for i, v in enumerate(vals.tolist()):
+            if table.valid[i]:
+                if math.isfinite(prev_fc):
+                    err_model += abs(v - prev_fc)
+                    err_persist += abs(v - prev_val)
+                    n += 1
+                prev_fc = model.forecast_one(v, None if table.timestamps is None else table.timestamps[i])
+                prev_val = v
+            fc[i] = prev_fc
+            bar.update(1)
+    finally:
+        bar.close()
+    if out is not None:
+        _write_scores(out, table, fc, column="forecast_next")
+    if state is not None:
+        from neuroplastic import io as npl_io
+
+        npl_io.save(model, state)
+    return {"forecast_next": fc, "next": float(prev_fc), "n": n,
+            "mae": err_model / n if n else math.nan, "mae_persistence": err_persist / n if n else math.nan}
 
 
 def run_nab(

@@ -235,6 +235,16 @@ class SpikingForecaster(OnlineModel):
         use_model = gate is None or gate.n == 0 or gate.mean <= st.gate_persist.mean
         return model, (model if use_model else x)
 
+    def forecast_one(self, value: float, timestamp: Any = None) -> float:
+        """Learn the next observation ``value`` (with its optional ``timestamp``) and return the
+        forecast of the one after it: one prequential step of :meth:`forecast_many`."""
+        x = float(value)
+        if not math.isfinite(x):
+            raise ValueError(f"value is {value!r}: impute it before forecasting")
+        stamp = math.nan if timestamp is None else float(np.datetime64(timestamp, "ns").astype(np.int64))
+        self._pending = None
+        return float(self._step(np.array([x, stamp]), None, True)[1])
+
     def forecast_many(self, values: Any, timestamps: Any = None) -> np.ndarray:
         """Learn a whole series in order; ``out[i]`` is the forecast of ``values[i + 1]``.
 
@@ -248,14 +258,10 @@ class SpikingForecaster(OnlineModel):
         ts = None if timestamps is None else np.asarray(timestamps).astype("datetime64[ns]")
         if ts is not None and ts.shape != vals.shape:
             raise ValueError(f"{ts.shape[0]} timestamps for {vals.shape[0]} values: pass one per value")
-        out = np.empty(vals.size)
-        self._pending = None
-        for i, x in enumerate(vals.tolist()):
-            stamp = math.nan if ts is None else float(ts[i].astype(np.int64))
-            if not math.isfinite(x):
-                raise ValueError(f"value {i} is {x}: impute it before forecasting")
-            out[i] = self._step(np.array([x, stamp]), None, True)[1]
-        return out
+        bad = np.flatnonzero(~np.isfinite(vals))
+        if bad.size:
+            raise ValueError(f"value {bad[0]} is {vals[bad[0]]}: impute it before forecasting")
+        return np.array([self.forecast_one(x, None if ts is None else ts[i]) for i, x in enumerate(vals.tolist())])
 
     # ----------------------------------------------------------------- checkpoints
     def _has_stream_state(self) -> bool:
