@@ -58,14 +58,21 @@ def demo(dataset: str, quick: bool, out: Path, json_path: Path | None, seed: int
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--strategy", type=click.Choice(["none", "ddp"]), default="none", show_default=True,
               help="ddp: data-parallel across processes (launch with torchrun).")
+@click.option("--exclude", multiple=True, metavar="COLUMN",
+              help="Leave this column out of the features (an identifier, free text); repeat for several.")
 @click.option("-v", "--verbose", count=True, help="Show training progress bars.")
 def train(data_path: Path, target: str, model_kind: str, out: Path, epochs: int | None, test_size: float,
-          seed: int, strategy: str, verbose: int) -> None:
-    """Train a classifier on a CSV table; save the model and a report under OUT."""
+          seed: int, strategy: str, exclude: tuple[str, ...], verbose: int) -> None:
+    """Train a classifier on a CSV table; save the model and a report under OUT.
+
+    Every column but the target is a feature: numbers as they are, text columns one-hot encoded
+    (one feature per category seen in training); features are standardised with training statistics.
+    """
     from neuroplastic.apps.tabular import train_csv
 
     train_csv(data_path, target, out, model=model_kind, epochs=epochs, test_size=test_size, seed=seed,
-              strategy=None if strategy == "none" else strategy, verbose=min(verbose, 1), echo=click.echo)
+              strategy=None if strategy == "none" else strategy, verbose=min(verbose, 1), exclude=exclude,
+              echo=click.echo)
 
 
 @main.command()

@@ -158,3 +158,33 @@ def test_demo_gives_the_plasticity_network_the_unstandardised_split(monkeypatch)
     raw = load_split("iris", test_size=0.25, seed=0)
     np.testing.assert_array_equal(seen["plasticity"].x_train, raw.x_train)
     assert abs(float(seen["gradient"].x_train.mean())) < 1e-6          # the gradient models get z-scores
+
+
+def test_text_columns_are_one_hot_features_and_identifiers_are_excluded(tmp_path: Path) -> None:
+    """A patient table: 'pid' identifies rows, 'sex' and 'chest_pain' are text. The label depends
+    only on chest_pain, so a model that encodes it learns the task; without --exclude the
+    identifier is refused with the option that fixes it."""
+    rng = np.random.default_rng(0)
+    pain = rng.choice(["typical", "atypical", "none", "asymptomatic"], size=160)
+    path = tmp_path / "patients.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["pid", "age", "sex", "chest_pain", "disease"])
+        for i, p in enumerate(pain):
+            w.writerow([f"P{i:04d}", int(rng.integers(30, 80)), rng.choice(["F", "M"]), p,
+                        "yes" if p in ("typical", "asymptomatic") else "no"])
+    res = run_cli("train", "--data", str(path), "--target", "disease", "--out", str(tmp_path / "m"), cwd=tmp_path)
+    assert res.returncode != 0 and "--exclude pid" in res.stderr and "Traceback" not in res.stderr
+    res = run_cli("train", "--data", str(path), "--target", "disease", "--exclude", "pid", "--model", "mlp",
+                  "--out", str(tmp_path / "m"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "m" / "report.json").read_text())
+    assert report["features"] == ["age", "sex=F", "sex=M", "chest_pain=asymptomatic", "chest_pain=atypical",
+                                  "chest_pain=none", "chest_pain=typical"]
+    assert report["test_accuracy"] >= 0.95
+    res = run_cli("predict", "--model", str(tmp_path / "m"), "--data", str(path), "--out", str(tmp_path / "p.csv"),
+                  cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    pred = [r["predicted_disease"] for r in csv.DictReader(open(tmp_path / "p.csv"))]
+    truth = [r["disease"] for r in csv.DictReader(open(path))]
+    assert len(pred) == 160 and np.mean([p == t for p, t in zip(pred, truth)]) >= 0.95

@@ -133,7 +133,60 @@ def test_non_numeric_feature_names_column_and_row(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"column 'b', line 6 of t\.csv.*not a number"):
         load_csv(path, "species", test_size=0.5)  # wherever the row lands
     with pytest.raises(ValueError, match=r"column 'x', row 1: 'oops'"):
-        TableEncoder("y").fit({"x": [1, "oops"], "y": [0, 1]})
+        TableEncoder("y", categorical=()).fit({"x": [1, "oops"], "y": [0, 1]})   # numbers only
+    # half text: categories by default ("1" and "oops"), see test_categorical_columns_are_one_hot
+    assert TableEncoder("y").fit({"x": [1, "oops"], "y": [0, 1]}).feature_names_ == ["x=1", "x=oops"]
+
+
+def test_categorical_columns_are_one_hot_encoded_and_saved(tmp_path: Path) -> None:
+    import json
+    import warnings
+    table = {"age": [30, 40, 50, 60], "sex": ["f", "m", " f", "m"], "cp": ["typical", "none", "atypical", "none"],
+             "y": ["no", "yes", "no", "yes"]}
+    enc = TableEncoder("y", standardize=False).fit(table)
+    assert enc.columns_ == ["age", "sex", "cp"]
+    assert enc.categories_ == {"sex": ["f", "m"], "cp": ["atypical", "none", "typical"]}
+    assert enc.feature_names_ == ["age", "sex=f", "sex=m", "cp=atypical", "cp=none", "cp=typical"]
+    x = enc.transform(table)
+    np.testing.assert_array_equal(x, [[30, 1, 0, 0, 0, 1], [40, 0, 1, 0, 1, 0], [50, 1, 0, 1, 0, 0],
+                                      [60, 0, 1, 0, 1, 0]])
+    again = TableEncoder.from_config(json.loads(json.dumps(enc.to_config())))
+    with pytest.warns(UserWarning, match=r"column 'cp': 1 category not seen in training.*'asymptomatic' \(row 1\)"):
+        new = again.transform({"age": [45, 55], "sex": ["m", "f"], "cp": ["none", "asymptomatic"]})
+    np.testing.assert_array_equal(new, [[45, 0, 1, 0, 1, 0], [55, 1, 0, 0, 0, 0]])
+    z = TableEncoder("y").fit(table).transform(table)           # standardised like any feature
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(z.std(0), 1, atol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                          # version-1 configs (numeric) still load
+        old = {k: v for k, v in TableEncoder("y", standardize=False).fit({"a": [1, 2], "y": [0, 1]}).to_config().items()
+               if k not in ("columns", "categories")}
+        old["version"] = 1
+        assert TableEncoder.from_config(old).transform({"a": [3]}).tolist() == [[3.0]]
+
+
+def test_categorical_refusals_name_the_fix() -> None:
+    ids = {"id": [f"p{i // 2}" for i in range(80)], "v": list(range(80)), "y": [i % 2 for i in range(80)]}
+    with pytest.raises(ValueError, match=r"'id' of the table has 40 distinct text values.*max_categories=30.*"
+                                         r"exclude=\['id'\] \(command line: --exclude id\)"):
+        TableEncoder("y").fit(ids)
+    assert TableEncoder("y", exclude=["id"]).fit(ids).feature_names_ == ["v"]
+    assert len(TableEncoder("y", max_categories=40).fit(ids).feature_names_) == 41
+    unique = {"id": [f"p{i}" for i in range(40)], "y": [i % 2 for i in range(40)]}
+    with pytest.raises(ValueError, match=r"different text value in each of its 40 rows: an identifier"):
+        TableEncoder("y", max_categories=40).fit(unique)
+    few = {"id": [f"p{i}" for i in range(12)], "y": [i % 2 for i in range(12)]}
+    with pytest.raises(ValueError, match=r"each of its 12 rows.*--exclude id"):
+        TableEncoder("y").fit(few)
+    assert len(TableEncoder("y").fit({k: v[:9] for k, v in few.items()}).feature_names_) == 9   # tiny: allowed
+    with pytest.raises(ValueError, match=r"column 'sex', row 1: missing value"):
+        TableEncoder("y").fit({"sex": ["f", "", "m"], "y": [0, 1, 0]})
+    coded = {"grade": [1, 2, 3, 1], "y": [0, 1, 0, 1]}           # numbers as categories, on request
+    assert TableEncoder("y", categorical=["grade"]).fit(coded).feature_names_ == ["grade=1", "grade=2", "grade=3"]
+    with pytest.raises(ValueError, match="categorical column 'nope' not found"):
+        TableEncoder("y", categorical=["nope"]).fit(coded)
+    with pytest.raises(ValueError, match=r"categorical=\['grade'\]"):
+        TableEncoder("y", categorical="grade")
 
 
 @pytest.mark.parametrize("cell", ["", "NaN", "NA", "?"])

@@ -13,7 +13,7 @@ import io
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -34,8 +34,12 @@ def _n_params(clf: Any) -> int:
 
 def train_csv(data: str | Path, target: str, out: str | Path, *, model: str = "snn", epochs: int | None = None,
               test_size: float = 0.25, seed: int = 0, strategy: str | None = None, verbose: int = 0,
-              echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train a classifier on ``data`` predicting column ``target``; returns the report dict."""
+              exclude: Sequence[str] = (), echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train a classifier on ``data`` predicting column ``target``; returns the report dict.
+
+    Every other column is a feature (text columns one-hot encoded, see
+    :class:`~neuroplastic.datasets.TableEncoder`) except those in ``exclude``.
+    """
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     from neuroplastic.datasets import load_csv
@@ -46,7 +50,7 @@ def train_csv(data: str | Path, target: str, out: str | Path, *, model: str = "s
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be in (0, 1), got {test_size}")
     out = Path(out)
-    split = load_csv(data, target, test_size=test_size, seed=seed)
+    split = load_csv(data, target, test_size=test_size, seed=seed, exclude=list(exclude))
     enc = split.encoder
     classes = list(enc.classes_.tolist())
     n_in = split.x_train.shape[1]

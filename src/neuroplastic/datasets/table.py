@@ -25,9 +25,15 @@ __all__ = ["Table", "TableEncoder", "load_csv", "read_csv"]
 
 #: Cells read as missing values (compared after stripping and lower-casing).
 MISSING_TOKENS = frozenset({"", "nan", "na", "n/a", "null", "none", "?"})
+#: The same in a categorical column, where "none" is a category ("symptoms: none").
+CATEGORY_MISSING_TOKENS = MISSING_TOKENS - {"none"}
 
 CONFIG_FORMAT = "neuroplastic.datasets.TableEncoder"
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2          # 2: categorical columns ("columns", "categories"); version 1 still loads
+
+#: A text column is taken for categories when at most this share of its cells are numbers
+#: (more, and the text cells look like typos or missing-value markers: an error names the first).
+_NUMERIC_SHARE_FOR_TYPO = 0.9
 
 #: A CSV path, a `Table`, ``{column: values}``, a list of ``{column: value}`` rows, or a
 #: pandas-like DataFrame (duck typed; pandas is not imported).
@@ -220,6 +226,32 @@ def _numeric_column(table: Table, col: str, hint: str) -> np.ndarray:
     return parsed
 
 
+def _is_number(v: Any) -> bool:
+    """``float()`` reads it (inf too: the numeric path then names it as not finite)."""
+    try:
+        float(v.strip() if isinstance(v, str) else v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _category_key(v: Any) -> str:
+    return v.strip() if isinstance(v, str) else str(v)
+
+
+def _categorical_column(table: Table, col: str) -> list[str]:
+    """The stripped text of one categorical column, or raise naming a missing cell."""
+    out = []
+    for i, v in enumerate(table.cells[col]):
+        if _is_missing(v) and not (isinstance(v, str) and v.strip().lower() not in CATEGORY_MISSING_TOKENS):
+            raise ValueError(
+                f"column {col!r}, {table.where(i)}: missing value ({v!r}): fill it in (a category of "
+                "its own such as 'unknown' is fine) or drop that row; missing values are not imputed"
+            )
+        out.append(_category_key(v))
+    return out
+
+
 def _label_key(v: Any, as_int: bool) -> Any:
     """Normalise one target cell: an int if the classes are integers, else a stripped string."""
     if as_int:
@@ -274,18 +306,35 @@ class TableEncoder:
     (scale 1), so it is all zeros on the training rows; it is listed in ``constant_features_``
     and a warning names it (drop it with ``exclude=[...]`` to silence the warning).
 
-    Missing values (empty cells, ``NA``, ``NaN``, ``?``, ``None``) and non-numeric features are
-    errors naming the column and row; nothing is imputed or dropped silently.
+    Categorical columns are one-hot encoded: with ``categorical="auto"`` (default) a feature
+    column whose cells are text (at most 90 % of them numbers) becomes one output feature per
+    category seen in training, named ``column=category`` (sorted); a category first seen at
+    ``transform`` sets none of them and a warning names it. A text column with more than
+    ``max_categories`` categories, or (from 10 rows) a different value in every row, is refused
+    (an identifier or free text: leave it out). A
+    column whose cells are numbers except a few is refused too, naming the first odd cell (a
+    typo or a missing-value marker); list it in ``categorical=[...]`` if it is really categories.
+
+    Missing values (empty cells, ``NA``, ``NaN``, ``?``, ``None``; in a categorical column the
+    text ``none`` is a category) are errors naming the column and row; nothing is imputed or
+    dropped silently.
 
     Args:
         target: Name of the label column, or ``None`` for features only.
         features: Feature columns to use, in this order. Default: every column but the target
             and ``exclude``, in file order.
         exclude: Columns to leave out (identifiers, free text ...).
-        standardize: Z-score features with training mean and std (``True``) or keep raw values.
+        standardize: Z-score features with training mean and std (``True``) or keep raw values
+            (one-hot features included).
+        categorical: ``"auto"`` (text columns), or the columns to one-hot encode (numbers in them
+            are categories too); ``()`` for none: every feature must then be numeric.
+        max_categories: Most categories a column may have.
 
     Attributes:
-        feature_names_: Feature columns, in the order of the output's columns.
+        columns_: Input columns used, in order.
+        categories_: ``{column: [category, ...]}`` for the one-hot encoded columns.
+        feature_names_: Output features, in the order of the output's columns (a numeric
+            column's name, or ``column=category``).
         classes_: Original labels; code ``k`` stands for ``classes_[k]``. ``None`` without target.
         mean_: Training mean per feature (float64), or ``None`` if not standardising.
         scale_: Training std per feature, 1 for constant features, or ``None``.
@@ -306,11 +355,22 @@ class TableEncoder:
         features: Sequence[str] | None = None,
         exclude: Sequence[str] = (),
         standardize: bool = True,
+        categorical: str | Sequence[str] = "auto",
+        max_categories: int = 30,
     ) -> None:
+        if isinstance(categorical, str) and categorical != "auto":
+            raise ValueError(f"categorical must be 'auto' or a list of columns, got {categorical!r}: "
+                             f"write categorical=[{categorical!r}] for one column")
+        if not (isinstance(max_categories, (int, np.integer)) and max_categories >= 2):
+            raise ValueError(f"max_categories must be an integer >= 2, got {max_categories!r}")
         self.target = target
         self.features = None if features is None else list(features)
         self.exclude = list(exclude)
         self.standardize = bool(standardize)
+        self.categorical = categorical if isinstance(categorical, str) else list(categorical)
+        self.max_categories = int(max_categories)
+        self.columns_: list[str] | None = None
+        self.categories_: dict[str, list[str]] = {}
         self.feature_names_: list[str] | None = None
         self.classes_: np.ndarray | None = None
         self.mean_: np.ndarray | None = None
@@ -345,7 +405,15 @@ class TableEncoder:
                 "check target=, features= and exclude="
             )
         self._require_columns(t, feats, what="feature column")
-        self.feature_names_ = feats
+        if not isinstance(self.categorical, str):
+            self._require_columns(t, self.categorical, what="categorical column")
+            stray = [c for c in self.categorical if c not in feats]
+            if stray:
+                raise ValueError(f"categorical column(s) {', '.join(map(repr, stray))} are not features: "
+                                 "drop them from categorical= or from exclude=")
+        self.columns_ = feats
+        self.categories_ = {c: self._fit_categories(t, c) for c in feats if self._is_categorical(t, c)}
+        self.feature_names_ = [n for c in feats for n in self._output_names(c)]
         if self.target is not None:
             classes, _ = _encode_labels(t, self.target)
             self.classes_ = np.array(classes)
@@ -380,15 +448,15 @@ class TableEncoder:
         """Encode features of new rows the way the training rows were encoded.
 
         Args:
-            table: Rows with (at least) the columns in ``feature_names_``; the target column
-                may be absent.
+            table: Rows with (at least) the columns in ``columns_``; the target column may be
+                absent.
 
         Returns:
             float32 ``[N, F]``.
         """
         self._check_fitted()
         t = _as_table(table)
-        self._require_columns(t, self.feature_names_, what="feature column")
+        self._require_columns(t, self.columns_, what="feature column")
         x = self._features(t)
         if self.standardize:
             x = (x - self.mean_) / self.scale_
@@ -458,6 +526,8 @@ class TableEncoder:
             "format": CONFIG_FORMAT,
             "version": CONFIG_VERSION,
             "target": self.target,
+            "columns": list(self.columns_),
+            "categories": {c: list(v) for c, v in self.categories_.items()},
             "features": list(self.feature_names_),
             "standardize": self.standardize,
             "classes": None if self.classes_ is None else self.classes_.tolist(),
@@ -472,12 +542,20 @@ class TableEncoder:
         if config.get("format") != CONFIG_FORMAT:
             raise ValueError(f"not a TableEncoder config (format={config.get('format')!r}): pass "
                              "the dict made by TableEncoder.to_config()")
-        if config.get("version") != CONFIG_VERSION:
+        if config.get("version") not in (1, CONFIG_VERSION):
             raise ValueError(f"TableEncoder config version {config.get('version')!r} is not "
                              f"supported (expected {CONFIG_VERSION}): upgrade neuroplastic")
-        feats = list(config["features"])
-        enc = cls(config["target"], features=feats, standardize=bool(config["standardize"]))
-        enc.feature_names_ = feats
+        columns = list(config.get("columns", config["features"]))     # version 1: numeric columns only
+        categories = {str(c): [str(v) for v in vals] for c, vals in dict(config.get("categories", {})).items()}
+        if set(categories) - set(columns):
+            raise ValueError("config 'categories' names columns missing from 'columns': the config is corrupt")
+        enc = cls(config["target"], features=columns, standardize=bool(config["standardize"]),
+                  categorical=list(categories))
+        enc.columns_, enc.categories_ = columns, categories
+        enc.feature_names_ = [n for c in columns for n in enc._output_names(c)]
+        feats = enc.feature_names_
+        if list(config["features"]) != feats:
+            raise ValueError("config 'features' do not match its columns and categories: the config is corrupt")
         classes = config.get("classes")
         if classes is not None:
             kinds = {type(c) for c in classes}
@@ -503,13 +581,68 @@ class TableEncoder:
             raise RuntimeError("TableEncoder is not fitted: call fit(table) first, or rebuild "
                                "a saved one with TableEncoder.from_config(config)")
 
+    def _hint(self, c: str) -> str:
+        return (f"features= without {c!r}" if self.features is not None
+                else f"exclude={[*self.exclude, c]!r} (command line: --exclude {c})")
+
+    def _is_categorical(self, t: Table, c: str) -> bool:
+        if not isinstance(self.categorical, str):
+            return c in self.categorical
+        cells = [v for v in t.cells[c] if not _is_missing(v)]
+        numbers = sum(_is_number(v) for v in cells)
+        if numbers == len(cells):
+            return False
+        if numbers > _NUMERIC_SHARE_FOR_TYPO * len(cells):
+            i = next(i for i, v in enumerate(t.cells[c]) if not _is_missing(v) and not _is_number(v))
+            raise ValueError(
+                f"column {c!r}, {t.where(i)}: {t.cells[c][i]!r} is not a number, though {numbers} of the "
+                f"column's {len(cells)} cells are: fix that cell, pass categorical=[{c!r}] if the column "
+                f"holds categories, or leave it out with {self._hint(c)}"
+            )
+        return True
+
+    def _fit_categories(self, t: Table, c: str) -> list[str]:
+        values = _categorical_column(t, c)
+        cats = sorted(set(values))
+        if len(cats) == len(values) >= 10:
+            raise ValueError(
+                f"column {c!r} of {t.source} has a different text value in each of its {len(values)} rows: "
+                f"an identifier? leave it out with {self._hint(c)}"
+            )
+        if len(cats) > self.max_categories:
+            raise ValueError(
+                f"column {c!r} of {t.source} has {len(cats)} distinct text values, more than "
+                f"max_categories={self.max_categories}: an identifier or free text? leave it out with "
+                f"{self._hint(c)}, or raise max_categories to one-hot encode it"
+            )
+        return cats
+
+    def _output_names(self, c: str) -> list[str]:
+        return [f"{c}={v}" for v in self.categories_[c]] if c in self.categories_ else [c]
+
     def _features(self, t: Table) -> np.ndarray:
         cols = []
-        for c in self.feature_names_:
-            hint = (f"features= without {c!r}" if self.features is not None
-                    else f"exclude={[*self.exclude, c]!r}")
-            cols.append(_numeric_column(t, c, hint=hint))
-        return np.stack(cols, axis=1)
+        for c in self.columns_:
+            if c not in self.categories_:
+                cols.append(_numeric_column(t, c, hint=self._hint(c))[:, None])
+                continue
+            values = _categorical_column(t, c)
+            index = {v: k for k, v in enumerate(self.categories_[c])}
+            onehot = np.zeros((len(values), len(index)))
+            unseen: dict[str, int] = {}
+            for i, v in enumerate(values):
+                k = index.get(v)
+                if k is None:
+                    unseen.setdefault(v, i)
+                else:
+                    onehot[i, k] = 1.0
+            if unseen:
+                first = ", ".join(f"{v!r} ({t.where(i)})" for v, i in list(unseen.items())[:5])
+                warnings.warn(
+                    f"column {c!r}: {len(unseen)} categor{'y' if len(unseen) == 1 else 'ies'} not seen in training, "
+                    f"encoded as none of the known ones: {first}", UserWarning, stacklevel=3)
+            cols.append(onehot)
+        return np.concatenate(cols, axis=1)
 
     def __repr__(self) -> str:
         fitted = self.feature_names_ is not None
@@ -543,6 +676,7 @@ def load_csv(
     standardize: bool = True,
     features: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
+    categorical: str | Sequence[str] = "auto",
     delimiter: str = ",",
 ) -> Split:
     """Read a numeric CSV, split it stratified by ``target``, and encode both parts.
@@ -559,6 +693,7 @@ def load_csv(
         standardize: Z-score features with the training rows' mean and std.
         features: Feature columns to use (default: all but target and ``exclude``).
         exclude: Columns to leave out.
+        categorical: Columns to one-hot encode, or ``"auto"`` (text columns); see `TableEncoder`.
         delimiter: Field separator.
 
     Returns:
@@ -567,8 +702,9 @@ def load_csv(
 
     Raises:
         FileNotFoundError: No such file.
-        ValueError: Missing target column (the message lists the columns), a missing or
-            non-numeric cell (column and line named), or a class with fewer than 2 rows.
+        ValueError: Missing target column (the message lists the columns), a missing cell or a
+            stray text cell in a numeric column (column and line named), a text column with too
+            many categories, or a class with fewer than 2 rows.
     """
     t = read_csv(path, delimiter=delimiter)
     TableEncoder._require_columns(t, [target], what="target column")
@@ -579,7 +715,7 @@ def load_csv(
         source=t.source,
     )
     train, test = t.take(train_idx), t.take(test_idx)
-    enc = TableEncoder(target, features=features, exclude=exclude, standardize=standardize)
+    enc = TableEncoder(target, features=features, exclude=exclude, standardize=standardize, categorical=categorical)
     x_train, y_train = enc.fit_transform(train)
     if len(enc.classes_) != len(classes):
         seen = set(enc.classes_.tolist())
