@@ -257,3 +257,11 @@ def test_predict_time_errors(flowers: Path) -> None:
         TableEncoder.from_config({"format": "something else"})
     with pytest.raises(ValueError, match="no target"):
         TableEncoder(None).fit({"a": [1, 2]}).transform_target({"a": [1]})
+
+
+def test_a_continuous_target_is_refused_as_regression(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    rows = [[f"{a:.4f}", f"{a * 3 + rng.random():.6f}"] for a in rng.random(60)]
+    path = write_csv(tmp_path / "r.csv", ["a", "y"], rows)
+    with pytest.raises(ValueError, match=r"'y' of r\.csv has 60 distinct numbers in 60 rows.*regression.*bin it"):
+        load_csv(path, "y")

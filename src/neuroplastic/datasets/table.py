@@ -710,6 +710,14 @@ def load_csv(
     TableEncoder._require_columns(t, [target], what="target column")
     # Class codes of all rows, only to stratify; the encoder is then fit on training rows.
     classes, y_all = _encode_labels(t, target)
+    if len(classes) > max(20, t.n_rows // 2):
+        kind = "numbers" if all(_is_number(c) for c in classes) else "values"
+        raise ValueError(
+            f"target column {target!r} of {t.source} has {len(classes)} distinct {kind} in {t.n_rows} rows "
+            f"(e.g. {', '.join(map(str, classes[:3]))}): it looks like a quantity to predict (regression) or an "
+            "identifier, and this trains a classifier: bin it into a few classes (e.g. low/medium/high) or "
+            "choose another target column"
+        )
     train_idx, test_idx = stratified_indices(
         y_all, test_size, seed, class_names=[str(c) for c in classes], where=t.where,
         source=t.source,
