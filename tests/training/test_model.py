@@ -227,3 +227,25 @@ def test_iterable_loader_without_length() -> None:
         m.fit(DataLoader(Stream(), batch_size=16), validation_split=0.2, verbose=0)
     with pytest.raises(ValueError, match="y=None"):
         m.fit(DataLoader(Stream(), batch_size=16), y, verbose=0)
+
+
+def test_fit_threads_auto_trains_small_models_on_one_thread_and_restores_the_setting() -> None:
+    from neuroplastic.training import LambdaCallback
+    from neuroplastic.training.model import SMALL_MODEL_PARAMS
+
+    x = torch.randn(64, 8)
+    y = (x[:, 0] > 0).long()
+    seen: list[int] = []
+    record = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    small = Model(nn.Sequential(nn.Linear(8, 2))).compile(optimizer="adam", loss="cross_entropy")
+    assert small.count_params() < SMALL_MODEL_PARAMS
+    small.fit(x, y, epochs=1, verbose=0, callbacks=[record])
+    small.fit(x, y, epochs=1, verbose=0, callbacks=[record], threads=None)
+    small.fit(x, y, epochs=1, verbose=0, callbacks=[record], threads=3)
+    assert seen == [1, before, 3] and torch.get_num_threads() == before
+    big = Model(nn.Sequential(nn.Linear(8, 25_000))).compile(optimizer="sgd", loss="mse")   # 225,000 parameters
+    big.fit(x, torch.zeros(64, 25_000), epochs=1, verbose=0, callbacks=[record])
+    assert seen[-1] == before and torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be"):
+        small.fit(x, y, epochs=1, verbose=0, threads=0)

@@ -46,7 +46,10 @@ from neuroplastic.training.history import Callback, CallbackList, History, Progb
 from neuroplastic.training.losses import LOSSES, Loss, LossLike, get_loss
 from neuroplastic.training.metrics import Metric, MetricLike, get_metric
 
-__all__ = ["Model", "resolve_device"]
+__all__ = ["Model", "resolve_device", "SMALL_MODEL_PARAMS"]
+
+#: ``Model.fit(threads="auto")`` trains models with fewer parameters than this on one CPU thread.
+SMALL_MODEL_PARAMS = 200_000
 
 
 @register_serializable("neuroplastic.training.Model")
@@ -289,7 +292,8 @@ class Model:
     def fit(self, x: Any, y: Any = None, epochs: int = 1, batch_size: int | None = None,
             validation_data: Any = None, validation_split: float = 0.0,
             callbacks: Sequence[Callback] | None = None, verbose: int = 1, shuffle: bool = True,
-            seed: int | None = None, initial_epoch: int = 0, strategy: Any = None) -> History:
+            seed: int | None = None, initial_epoch: int = 0, strategy: Any = None,
+            threads: int | str | None = "auto") -> History:
         """Train for ``epochs`` passes over the data.
 
         Args:
@@ -314,11 +318,36 @@ class Model:
                 :class:`neuroplastic.distributed.DDPStrategy`: data-parallel training over the
                 processes of a ``torchrun`` launch; ``batch_size`` is then per process (see
                 docs/distributed.md).
+            threads: torch CPU threads while training: ``"auto"`` trains a model of fewer than
+                ``SMALL_MODEL_PARAMS`` (200,000) parameters on one thread (its steps are too
+                small to split, and when another process keeps a core busy, threads that wait for
+                each other made a 19,000-parameter spiking net train 12x slower: 9.6 s against
+                0.8 s), larger models with torch's setting; a number sets it for the call; None
+                leaves torch's setting. Restored afterwards either way.
 
         Returns:
             The :class:`History`; ``history.history`` maps ``loss``, metrics and ``val_*`` to
             per-epoch lists.
         """
+        n = threads
+        if threads == "auto":
+            n = 1 if self.count_params() < SMALL_MODEL_PARAMS else None
+        elif threads is not None and not (isinstance(threads, int) and threads >= 1):
+            raise ValueError(f"threads must be 'auto', None or a positive integer, got {threads!r}")
+        if n is None or n == torch.get_num_threads():
+            return self._fit(x, y, epochs, batch_size, validation_data, validation_split, callbacks, verbose,
+                             shuffle, seed, initial_epoch, strategy)
+        before = torch.get_num_threads()
+        torch.set_num_threads(int(n))
+        try:
+            return self._fit(x, y, epochs, batch_size, validation_data, validation_split, callbacks, verbose,
+                             shuffle, seed, initial_epoch, strategy)
+        finally:
+            torch.set_num_threads(before)
+
+    def _fit(self, x: Any, y: Any, epochs: int, batch_size: int | None, validation_data: Any,
+             validation_split: float, callbacks: Sequence[Callback] | None, verbose: int, shuffle: bool,
+             seed: int | None, initial_epoch: int, strategy: Any) -> History:
         self._require_compiled("fit")
         assert self.loss is not None and self.optimizer is not None
         if int(epochs) != epochs or epochs < 0:
