@@ -120,3 +120,21 @@ def test_import_neuroplastic_leaves_scikit_learn_and_dynamo_unloaded() -> None:
             "neuroplastic.HebbianNetwork; print('sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False", "True"]
+
+
+def test_thread_policy_for_small_models() -> None:
+    from neuroplastic._core.threads import SMALL_MODEL_PARAMS, cpu_threads, threads_for
+
+    assert threads_for(SMALL_MODEL_PARAMS - 1) == 1 and threads_for(SMALL_MODEL_PARAMS) is None
+    assert threads_for(10, 3) == 3 and threads_for(10, None) is None
+    for bad in (0, -1, 1.5, True, "many"):
+        with pytest.raises(ValueError, match="threads must be"):
+            threads_for(10, bad)
+    before = torch.get_num_threads()
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    with pytest.raises(RuntimeError):
+        with cpu_threads(2):
+            assert torch.get_num_threads() == 2
+            raise RuntimeError("restored even on error")
+    assert torch.get_num_threads() == before

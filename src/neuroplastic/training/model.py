@@ -32,6 +32,7 @@ from torch import nn
 
 from neuroplastic._core.checks import check_finite
 from neuroplastic._core.seed import seed_everything
+from neuroplastic._core.threads import SMALL_MODEL_PARAMS, cpu_threads, threads_for
 from neuroplastic.io.checkpoint import CheckpointError, register_serializable
 from neuroplastic.training._data import (
     DEFAULT_BATCH_SIZE,
@@ -47,9 +48,6 @@ from neuroplastic.training.losses import LOSSES, Loss, LossLike, get_loss
 from neuroplastic.training.metrics import Metric, MetricLike, get_metric
 
 __all__ = ["Model", "resolve_device", "SMALL_MODEL_PARAMS"]
-
-#: ``Model.fit(threads="auto")`` trains models with fewer parameters than this on one CPU thread.
-SMALL_MODEL_PARAMS = 200_000
 
 
 @register_serializable("neuroplastic.training.Model")
@@ -319,7 +317,7 @@ class Model:
                 processes of a ``torchrun`` launch; ``batch_size`` is then per process (see
                 docs/distributed.md).
             threads: torch CPU threads while training: ``"auto"`` trains a model of fewer than
-                ``SMALL_MODEL_PARAMS`` (200,000) parameters on one thread (its steps are too
+                :data:`~neuroplastic._core.threads.SMALL_MODEL_PARAMS` (200,000) parameters on one thread (its steps are too
                 small to split, and when another process keeps a core busy, threads that wait for
                 each other made a 19,000-parameter spiking net train 12x slower: 9.6 s against
                 0.8 s), larger models with torch's setting; a number sets it for the call; None
@@ -329,21 +327,9 @@ class Model:
             The :class:`History`; ``history.history`` maps ``loss``, metrics and ``val_*`` to
             per-epoch lists.
         """
-        n = threads
-        if threads == "auto":
-            n = 1 if self.count_params() < SMALL_MODEL_PARAMS else None
-        elif threads is not None and not (isinstance(threads, int) and threads >= 1):
-            raise ValueError(f"threads must be 'auto', None or a positive integer, got {threads!r}")
-        if n is None or n == torch.get_num_threads():
+        with cpu_threads(threads_for(self.count_params(), threads)):
             return self._fit(x, y, epochs, batch_size, validation_data, validation_split, callbacks, verbose,
                              shuffle, seed, initial_epoch, strategy)
-        before = torch.get_num_threads()
-        torch.set_num_threads(int(n))
-        try:
-            return self._fit(x, y, epochs, batch_size, validation_data, validation_split, callbacks, verbose,
-                             shuffle, seed, initial_epoch, strategy)
-        finally:
-            torch.set_num_threads(before)
 
     def _fit(self, x: Any, y: Any, epochs: int, batch_size: int | None, validation_data: Any,
              validation_split: float, callbacks: Sequence[Callback] | None, verbose: int, shuffle: bool,

@@ -48,6 +48,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from neuroplastic._core.threads import cpu_threads, threads_for
 from neuroplastic.io import register_serializable
 from neuroplastic.io.estimator import EstimatorCheckpoint
 from neuroplastic.plasticity.networks._hebb_layers import HebbianConv2d, HebbianDense
@@ -448,9 +449,18 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         self.timings_["readout"] = self.timings_.get("readout", 0.0) + time.perf_counter() - t0
 
     def fit(self, X: Any, y: Any) -> "HebbianNetwork":
-        """Learn the features by plasticity on ``X``, then the softmax readout on ``(X, y)``. Returns self."""
+        """Learn the features by plasticity on ``X``, then the softmax readout on ``(X, y)``. Returns self.
+
+        A small network (under 200,000 weights with its readout, e.g. on a table) is fitted on
+        one CPU thread (see :mod:`neuroplastic._core.threads`)."""
         X, y_idx = self._prepare(X, y, True)
         gen = self._init(X.shape[1], len(X))
+        n_weights = sum(t.numel() for layer in self.layers_ for t in (*layer.parameters(), *layer.buffers())
+                        if t.is_floating_point())
+        with cpu_threads(threads_for(n_weights + self.n_features_out_ * len(self.classes_))):
+            return self._fit_all(X, y_idx, gen)
+
+    def _fit_all(self, X: np.ndarray, y_idx: np.ndarray, gen: torch.Generator) -> "HebbianNetwork":
         x = self._images(X)
         sub = x if self.hebb_samples is None else x[torch.randperm(len(x), generator=gen)[:int(self.hebb_samples)]]
         self._learn_features(sub, gen, fit_stats=True)
