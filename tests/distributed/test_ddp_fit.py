@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from torch.utils.data import DistributedSampler, TensorDataset
 
 from neuroplastic.distributed import DDPStrategy, resume_epoch
 from neuroplastic.training import CSVLogger, LambdaCallback, Model, ModelCheckpoint, build_model

@@ -1,8 +1,6 @@
 r"""Latency (time-to-first-spike) coding: stronger inputs spike earlier, each at most once."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 

@@ -1,8 +1,6 @@
 r"""Rate coding: intensities in [0, 1] become spike trains whose rate follows the intensity."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
