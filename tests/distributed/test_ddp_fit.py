@@ -13,9 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DistributedSampler, TensorDataset
+from torch.utils.data import DistributedSampler
 
-from neuroplastic.distributed import DDPStrategy, resume_epoch
 from neuroplastic.training import CSVLogger, LambdaCallback, Model, ModelCheckpoint, build_model
 
 N, B, EPOCHS, LR, SEED = 48, 4, 3, 0.2, 7
