@@ -1,32 +1,28 @@
-"""Numeric CSV tables: `TableEncoder` (fit on training rows, reusable at predict time) and
-`load_csv` (read, stratified split, encode).
-
-Only the standard library's `csv` module and numpy are used; pandas is not needed, though a
-pandas ``DataFrame`` is accepted wherever a table is.
-"""
+"""`TableEncoder`: numeric and categorical feature columns and class labels, fitted on training
+rows and reusable at predict time (its config is plain JSON)."""
 from __future__ import annotations
 
-import csv
 import difflib
-import math
-import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from neuroplastic.datasets._split import fit_standardizer, stratified_indices
-from neuroplastic.datasets._types import Split
+from neuroplastic.datasets._split import fit_standardizer
+from neuroplastic.datasets.table._cells import (
+    Table,
+    TableLike,
+    _as_table,
+    _categorical_column,
+    _encode_labels,
+    _is_missing,
+    _is_number,
+    _label_key,
+    _numeric_column,
+)
 
-__all__ = ["Table", "TableEncoder", "load_csv", "read_csv"]
-
-#: Cells read as missing values (compared after stripping and lower-casing).
-MISSING_TOKENS = frozenset({"", "nan", "na", "n/a", "null", "none", "?"})
-#: The same in a categorical column, where "none" is a category ("symptoms: none").
-CATEGORY_MISSING_TOKENS = MISSING_TOKENS - {"none"}
+__all__ = ["TableEncoder"]
 
 CONFIG_FORMAT = "neuroplastic.datasets.TableEncoder"
 CONFIG_VERSION = 2          # 2: categorical columns ("columns", "categories"); version 1 still loads
@@ -34,263 +30,6 @@ CONFIG_VERSION = 2          # 2: categorical columns ("columns", "categories"); 
 #: A text column is taken for categories when at most this share of its cells are numbers
 #: (more, and the text cells look like typos or missing-value markers: an error names the first).
 _NUMERIC_SHARE_FOR_TYPO = 0.9
-
-#: A CSV path, a `Table`, ``{column: values}``, a list of ``{column: value}`` rows, or a
-#: pandas-like DataFrame (duck typed; pandas is not imported).
-TableLike = Union["Table", str, os.PathLike, Mapping[str, Sequence[Any]],
-                  Sequence[Mapping[str, Any]], Any]
-
-
-@dataclass(frozen=True)
-class Table:
-    """Raw cells by column, as read by `read_csv`; pass it anywhere a table is accepted.
-
-    Attributes:
-        columns: Column names in file order.
-        cells: ``{column: [cell, ...]}``, cells as read (strings for CSV).
-        source: What the rows came from (a file name), for messages.
-        where: Describes row ``i`` for messages (``"line 7 of data.csv"``).
-    """
-
-    columns: list[str]
-    cells: dict[str, list[Any]]
-    source: str
-    where: Callable[[int], str]
-
-    @property
-    def n_rows(self) -> int:
-        return len(self.cells[self.columns[0]]) if self.columns else 0
-
-    def take(self, idx: np.ndarray) -> Table:
-        idx = [int(i) for i in idx]
-        outer = self.where
-        return Table(
-            self.columns,
-            {c: [v[i] for i in idx] for c, v in self.cells.items()},
-            self.source,
-            lambda i: outer(idx[i]),
-        )
-
-
-def _row_where(i: int) -> str:
-    return f"row {i}"
-
-
-def read_csv(path: str | os.PathLike, *, delimiter: str = ",") -> Table:
-    """Read a CSV file with a header row into columns of strings.
-
-    Blank lines are skipped; cells and header names are stripped of surrounding spaces; a UTF-8
-    byte-order mark is ignored. Messages about a row name its line in the file.
-
-    Args:
-        path: The CSV file.
-        delimiter: Field separator.
-
-    Returns:
-        A `Table`, accepted by `TableEncoder.fit` / ``transform`` and reusable without
-        re-reading the file.
-
-    Raises:
-        FileNotFoundError: No such file (or it is a folder).
-        ValueError: Empty file, a repeated or empty column name, or a row with the wrong number
-            of fields.
-    """
-    p = Path(path).expanduser()
-    if not p.is_file():
-        what = "is a folder, not a file" if p.is_dir() else "does not exist"
-        raise FileNotFoundError(
-            f"CSV file {str(p)!r} {what} (resolved to {str(p.resolve())!r}, working directory "
-            f"{os.getcwd()!r}): pass the path of an existing .csv file"
-        )
-    with p.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        header: list[str] | None = None
-        rows: list[list[str]] = []
-        lines: list[int] = []
-        for record in reader:
-            if not record or all(not c.strip() for c in record):
-                continue
-            if header is None:
-                header = [c.strip() for c in record]
-                continue
-            if len(record) != len(header):
-                raise ValueError(
-                    f"line {reader.line_num} of {p.name} has {len(record)} fields but the header "
-                    f"has {len(header)} ({', '.join(header)}): fix that row (a quoted cell "
-                    f"with a {delimiter!r} inside must be in double quotes)"
-                )
-            rows.append([c.strip() for c in record])
-            lines.append(reader.line_num)
-    if header is None:
-        raise ValueError(f"CSV file {str(p)!r} is empty: it needs a header row and data rows")
-    _check_header(header, p.name)
-    if not rows:
-        raise ValueError(f"CSV file {str(p)!r} has a header but no data rows: add rows")
-    cells = {c: [r[j] for r in rows] for j, c in enumerate(header)}
-    return Table(header, cells, p.name, lambda i: f"line {lines[i]} of {p.name}")
-
-
-def _check_header(header: Sequence[str], source: str) -> None:
-    for j, c in enumerate(header):
-        if not c:
-            raise ValueError(f"column {j + 1} of {source} has an empty name: name it in the header")
-    seen: set[str] = set()
-    for c in header:
-        if c in seen:
-            raise ValueError(f"column name {c!r} appears twice in {source}: rename one of them")
-        seen.add(c)
-
-
-def _as_table(data: TableLike) -> Table:
-    """Accept a CSV path, a ``{column: values}`` mapping, a list of row dicts or a DataFrame."""
-    if isinstance(data, Table):
-        return data
-    if isinstance(data, (str, os.PathLike)):
-        return read_csv(data)
-    if hasattr(data, "columns") and hasattr(data, "__getitem__") and not isinstance(data, Mapping):
-        # pandas-like DataFrame (duck typed, pandas itself is not imported)
-        cols = [str(c) for c in data.columns]
-        cells = {str(c): list(data[c]) for c in data.columns}
-        _check_header(cols, "the DataFrame")
-        return Table(cols, cells, "the DataFrame", _row_where)
-    if isinstance(data, Mapping):
-        cols = [str(c) for c in data.keys()]
-        _check_header(cols, "the table")
-        cells = {str(c): list(np.asarray(v).tolist() if isinstance(v, np.ndarray) else v)
-                 for c, v in data.items()}
-        lengths = {c: len(v) for c, v in cells.items()}
-        if len(set(lengths.values())) > 1:
-            raise ValueError(f"columns have different lengths {lengths}: give every column one "
-                             "value per row")
-        return Table(cols, cells, "the table", _row_where)
-    if isinstance(data, Iterable):
-        rows = list(data)
-        if not rows or not all(isinstance(r, Mapping) for r in rows):
-            raise TypeError(
-                "a table must be a CSV path, a {column: values} dict, a non-empty list of "
-                "{column: value} row dicts, or a pandas DataFrame"
-            )
-        cols = [str(c) for c in rows[0].keys()]
-        for i, r in enumerate(rows):
-            missing = [c for c in cols if c not in r]
-            if missing:
-                raise ValueError(f"row {i} lacks column(s) {', '.join(missing)}: give every row "
-                                 "the same keys")
-        return Table(cols, {c: [r[c] for r in rows] for c in cols}, "the rows", _row_where)
-    raise TypeError(
-        f"cannot read a table from {type(data).__name__}: pass a CSV path, a {{column: values}} "
-        "dict, a list of row dicts, or a pandas DataFrame"
-    )
-
-
-def _is_missing(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, str):
-        return v.strip().lower() in MISSING_TOKENS
-    try:
-        return bool(math.isnan(v))
-    except TypeError:
-        return False
-
-
-def _numeric_column(table: Table, col: str, hint: str) -> np.ndarray:
-    """Parse one feature column to float64, or raise naming the column and the first bad row."""
-    values = table.cells[col]
-    try:
-        out = np.asarray(values).astype(np.float64)
-        if np.isfinite(out).all():
-            return out
-    except (ValueError, TypeError):
-        pass
-    parsed = np.empty(len(values), dtype=np.float64)
-    for i, v in enumerate(values):  # slow path: find and describe the first bad cell
-        if _is_missing(v):
-            raise ValueError(
-                f"column {col!r}, {table.where(i)}: missing value ({v!r}): fill it in or drop "
-                "that row; missing values are not imputed"
-            )
-        try:
-            f = float(v.strip() if isinstance(v, str) else v)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"column {col!r}, {table.where(i)}: {v!r} is not a number: convert the column "
-                f"to numbers or leave it out with {hint}"
-            ) from None
-        if not math.isfinite(f):
-            raise ValueError(
-                f"column {col!r}, {table.where(i)}: {v!r} is not finite: replace it with a "
-                "finite number or drop that row"
-            )
-        parsed[i] = f
-    return parsed
-
-
-def _is_number(v: Any) -> bool:
-    """``float()`` reads it (inf too: the numeric path then names it as not finite)."""
-    try:
-        float(v.strip() if isinstance(v, str) else v)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _category_key(v: Any) -> str:
-    return v.strip() if isinstance(v, str) else str(v)
-
-
-def _categorical_column(table: Table, col: str) -> list[str]:
-    """The stripped text of one categorical column, or raise naming a missing cell."""
-    out = []
-    for i, v in enumerate(table.cells[col]):
-        if _is_missing(v) and not (isinstance(v, str) and v.strip().lower() not in CATEGORY_MISSING_TOKENS):
-            raise ValueError(
-                f"column {col!r}, {table.where(i)}: missing value ({v!r}): fill it in (a category of "
-                "its own such as 'unknown' is fine) or drop that row; missing values are not imputed"
-            )
-        out.append(_category_key(v))
-    return out
-
-
-def _label_key(v: Any, as_int: bool) -> Any:
-    """Normalise one target cell: an int if the classes are integers, else a stripped string."""
-    if as_int:
-        if isinstance(v, str):
-            v = v.strip()
-        f = float(v)
-        if not f.is_integer():
-            raise ValueError
-        return int(f)
-    if isinstance(v, (np.generic,)):
-        v = v.item()
-    return v.strip() if isinstance(v, str) else str(v)
-
-
-def _all_integral(values: Sequence[Any]) -> bool:
-    try:
-        for v in values:
-            if isinstance(v, bool):
-                return False
-            _label_key(v, True)
-    except (TypeError, ValueError, OverflowError):
-        return False
-    return True
-
-
-def _encode_labels(t: Table, target: str) -> tuple[list[Any], np.ndarray]:
-    """Sorted distinct labels of ``target`` (ints if all integral, else strings) and codes."""
-    raw = t.cells[target]
-    for i, v in enumerate(raw):
-        if _is_missing(v):
-            raise ValueError(
-                f"target column {target!r}, {t.where(i)}: missing label ({v!r}): fill it in or "
-                "drop that row"
-            )
-    as_int = _all_integral(raw)
-    keys = [_label_key(v, as_int) for v in raw]
-    classes = sorted(set(keys))
-    code = {k: i for i, k in enumerate(classes)}
-    return classes, np.array([code[k] for k in keys], dtype=np.int64)
 
 
 class TableEncoder:
@@ -665,78 +404,3 @@ class TableEncoder:
             f"{what} {c!r} not found in {t.source}{hint}; available columns: "
             f"{', '.join(t.columns)}: pass one of those"
         )
-
-
-def load_csv(
-    path: str | os.PathLike,
-    target: str,
-    *,
-    test_size: float | int = 0.25,
-    seed: int = 0,
-    standardize: bool = True,
-    features: Sequence[str] | None = None,
-    exclude: Sequence[str] = (),
-    categorical: str | Sequence[str] = "auto",
-    delimiter: str = ",",
-) -> Split:
-    """Read a numeric CSV, split it stratified by ``target``, and encode both parts.
-
-    The rows are split first (``train_test_split(stratify=y, random_state=seed)``), then a
-    `TableEncoder` is fit on the training rows only and applied to both parts. It is returned
-    as ``split.encoder``; save ``split.encoder.to_config()`` beside a model to encode new CSVs.
-
-    Args:
-        path: CSV file with a header row.
-        target: Name of the label column (strings or integers).
-        test_size: Fraction of rows held out, or a number of rows.
-        seed: Random state of the shuffle.
-        standardize: Z-score features with the training rows' mean and std.
-        features: Feature columns to use (default: all but target and ``exclude``).
-        exclude: Columns to leave out.
-        categorical: Columns to one-hot encode, or ``"auto"`` (text columns); see `TableEncoder`.
-        delimiter: Field separator.
-
-    Returns:
-        `Split` (float32 features, int64 codes; ``class_names`` from ``encoder.classes_``;
-        ``name`` is the file's stem).
-
-    Raises:
-        FileNotFoundError: No such file.
-        ValueError: Missing target column (the message lists the columns), a missing cell or a
-            stray text cell in a numeric column (column and line named), a text column with too
-            many categories, or a class with fewer than 2 rows.
-    """
-    t = read_csv(path, delimiter=delimiter)
-    TableEncoder._require_columns(t, [target], what="target column")
-    # Class codes of all rows, only to stratify; the encoder is then fit on training rows.
-    classes, y_all = _encode_labels(t, target)
-    if len(classes) > max(20, t.n_rows // 2):
-        kind = "numbers" if all(_is_number(c) for c in classes) else "values"
-        raise ValueError(
-            f"target column {target!r} of {t.source} has {len(classes)} distinct {kind} in {t.n_rows} rows "
-            f"(e.g. {', '.join(map(str, classes[:3]))}): it looks like a quantity to predict (regression) or an "
-            "identifier, and this trains a classifier: bin it into a few classes (e.g. low/medium/high) or "
-            "choose another target column"
-        )
-    train_idx, test_idx = stratified_indices(
-        y_all, test_size, seed, class_names=[str(c) for c in classes], where=t.where,
-        source=t.source,
-    )
-    train, test = t.take(train_idx), t.take(test_idx)
-    enc = TableEncoder(target, features=features, exclude=exclude, standardize=standardize, categorical=categorical)
-    x_train, y_train = enc.fit_transform(train)
-    if len(enc.classes_) != len(classes):
-        seen = set(enc.classes_.tolist())
-        lost = [str(c) for c in classes if c not in seen]
-        raise ValueError(f"class(es) {', '.join(lost)} ended up with no training rows: lower "
-                         f"test_size={test_size} or add rows of those classes")
-    return Split(
-        x_train=x_train,
-        y_train=y_train,
-        x_test=enc.transform(test),
-        y_test=enc.transform_target(test),
-        feature_names=tuple(enc.feature_names_),
-        class_names=enc.class_names,
-        name=Path(path).stem,
-        encoder=enc,
-    )
