@@ -5,11 +5,20 @@ implementation registered for that device type whose availability check passes, 
 the ``"reference"`` implementation, which is always registered (``device_type="any"``). Models never
 contain ``if backend == ...`` chains. ``NEUROPLASTIC_BACKEND=reference`` forces the reference
 everywhere (useful for debugging), and ``get_backend(..., name=...)`` selects one explicitly.
+
+Fast kernels live in :mod:`neuroplastic.kernels`, a higher layer than the neurons and synapses
+that use them. The registry imports the provider modules itself on its first lookup
+(:data:`BUILTIN_PROVIDERS`, then every module named in the ``neuroplastic.backends`` entry-point
+group, which is how a third-party package adds a kernel), so no import order of the user's can
+leave a kernel unregistered, and no lower layer imports a higher one.
 """
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.metadata
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -26,6 +35,31 @@ class _Entry:
 
 
 _REGISTRY: dict[str, list[_Entry]] = {}
+
+#: Modules that register backends, imported by the registry on its first lookup.
+BUILTIN_PROVIDERS: tuple[str, ...] = ("neuroplastic.kernels",)
+ENTRY_POINT_GROUP = "neuroplastic.backends"
+_providers_loaded = False
+
+
+def load_providers() -> None:
+    """Import every backend provider once (idempotent; called by the lookups)."""
+    global _providers_loaded
+    if _providers_loaded:
+        return
+    _providers_loaded = True  # set first: a provider may look a reference up while importing
+    for module in BUILTIN_PROVIDERS:
+        importlib.import_module(module)
+    try:
+        plugins = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    except Exception:  # pragma: no cover - broken environment metadata
+        plugins = ()
+    for ep in plugins:
+        try:
+            ep.load()
+        except Exception as exc:  # a broken plugin must not break the library
+            warnings.warn(f"backend plugin {ep.name!r} ({ep.value}) failed to load and is ignored: {exc}",
+                          RuntimeWarning, stacklevel=2)
 
 
 def register_backend(
@@ -58,6 +92,7 @@ def register_backend(
 
 def available_backends(op: str, device: torch.device | str | None = None) -> list[str]:
     """Names of implementations of ``op`` usable on ``device`` (all devices if None), best first."""
+    load_providers()
     if op not in _REGISTRY:
         raise KeyError(f"unknown operation {op!r}: registered are {sorted(_REGISTRY)}")
     dtype = None if device is None else torch.device(device).type

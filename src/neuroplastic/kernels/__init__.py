@@ -1,6 +1,6 @@
 """Fused kernels, each registered beside its pure-torch reference in the backend registry.
 
-Importing this package registers them (``neuroplastic`` imports it); nothing here is needed by
+The backend registry imports this package on its first lookup (:func:`neuroplastic._core.registry.load_providers`); nothing here is needed by
 user code directly. Models pick the best implementation through
 :func:`neuroplastic._core.registry.get_backend`:
 
