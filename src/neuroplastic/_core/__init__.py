@@ -1,6 +1,7 @@
 """Core machinery: explicit state helpers, shape/value checks, the backend registry.
 
-Design note (see ../shared/ARCHITECTURE.md): every dynamical model is first a pure step
+Design note: ``docs/architecture.md`` in the repository (layers, the training loop, state rules,
+how to add a neuron, a rule, a kernel or a model). In short: every dynamical model is first a pure step
 function ``step(x, state, params, dt) -> (out, new_state)``. States are ``NamedTuple``s, which
 ``torch.utils._pytree`` already treats as pytrees, so ``tree_map``, ``.to()`` and ``detach``
 work on them without registration. Modules hold parameters only; runtime state is passed in and
