@@ -9,13 +9,14 @@ from neuroplastic.neurons.izhikevich import (
     izhikevich_init,
     izhikevich_step,
 )
+from neuroplastic.neurons.integrate_fire import IF, IFCell, IFParams, IFState, if_init, if_step
 from neuroplastic.neurons.li import LI, LICell, LIParams, LIState, li_init, li_step
 from neuroplastic.neurons.lif import LIF, LIFCell, LIFParams, LIFState, lif_init, lif_step
 from neuroplastic.neurons.rate import ACTIVATIONS, Rate, rate_step
 from neuroplastic.neurons.surrogate import SURROGATES, Surrogate, spike_fn
 
 __all__ = [
-    "ACTIVATIONS", "ALIF", "ALIFCell", "ALIFParams", "ALIFState", "IZHIKEVICH_PRESETS", "Izhikevich",
+    "ACTIVATIONS", "ALIF", "IF", "IFCell", "IFParams", "IFState", "if_init", "if_step", "ALIFCell", "ALIFParams", "ALIFState", "IZHIKEVICH_PRESETS", "Izhikevich",
     "IzhikevichCell", "IzhikevichParams", "IzhikevichState", "LI", "LICell", "LIF", "LIFCell",
     "LIFParams", "LIFState", "LIParams", "LIState", "Rate", "SURROGATES", "Surrogate", "alif_init",
     "alif_step", "izhikevich_init", "izhikevich_step", "li_init", "li_step", "lif_init", "lif_step",

@@ -35,3 +35,17 @@ class MaxPool2d(nn.MaxPool2d):
             y = super().forward(x.reshape(t * b, *x.shape[2:]))
             return y.reshape(t, b, *y.shape[1:])
         return super().forward(x)
+
+
+class AvgPool2d(nn.AvgPool2d):
+    """Average pooling over ``[T, B, C, H, W]`` or ``[B, C, H, W]`` frames (linear, so it commutes
+    with rate coding: the pooled spike rate is the rate of the pooled input)."""
+
+    stateful = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 5:
+            t, b = x.shape[:2]
+            y = super().forward(x.reshape(t * b, *x.shape[2:]))
+            return y.reshape(t, b, *y.shape[1:])
+        return super().forward(x)
