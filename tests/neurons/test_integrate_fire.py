@@ -7,7 +7,7 @@ import torch
 from neuroplastic.neurons import IF, IFCell, IFParams, if_init, if_step
 
 
-@pytest.mark.parametrize("x", [0.0, 0.125, 0.375, 0.765625, 0.984375]  # binary fractions: sums are exact)
+@pytest.mark.parametrize("x", [0.0, 0.125, 0.375, 0.765625, 0.984375])  # binary fractions: sums are exact
 @pytest.mark.parametrize("v_init", [0.0, 0.5])
 def test_spike_count_is_floor_of_integrated_input(x, v_init):
     t = 200
