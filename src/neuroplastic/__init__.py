@@ -30,6 +30,7 @@ from neuroplastic.neurons import (
 from neuroplastic.synapses import Conv2d, Dense, Flatten, MaxPool2d, RecurrentLIF
 from neuroplastic import compress  # noqa: F401  (registers the 'pruned' architecture)
 from neuroplastic.compress import EnergyModel, profile, prune_magnitude, quantize_weights
+from neuroplastic.conversion import convert
 from neuroplastic.io import load, save
 from neuroplastic.plasticity import (
     BCM,
@@ -70,7 +71,7 @@ __all__ = [
     "BCM", "KWTA", "RSTDP", "STDP", "AdaptiveThreshold", "Hebb", "KrotovHopfield", "LateralInhibition",
     "Oja", "Plastic", "SeedHebb", "SoftHebb", "SoftWTA", "SynapticScaling", "TripletSTDP",
     "available_rules", "get_rule",
-    "ALIF", "ALIFCell", "ConstantEncoder", "Conv2d", "Dense", "Flatten", "Izhikevich",
+    "ALIF", "ALIFCell", "ConstantEncoder", "convert", "Conv2d", "Dense", "Flatten", "Izhikevich",
     "IzhikevichCell", "LI", "LICell", "LIF", "LIFCell", "LatencyEncoder", "MLPClassifier",
     "MaxPool2d", "Model", "NetState", "Network", "PopulationEncoder", "Rate", "RateEncoder", "RecurrentLIF",
     "SNNClassifier", "Sequential", "SpikeMonitor", "StateMonitor", "Surrogate", "__version__", "build_model", "load", "save",

@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"io"},
     {"training", "functional"},
     {"distributed"},
-    {"compress", "streaming", "robustness", "interop"},
+    {"compress", "streaming", "robustness", "interop", "conversion"},
     {"models", "rl"},
     {"apps"},
     {"cli", "(root)"},

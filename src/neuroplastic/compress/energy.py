@@ -73,9 +73,11 @@ __all__ = [
 #: ``a <- rho a + s`` and the threshold ``v_th + beta a`` (2 MACs); LI is the leak only;
 #: Izhikevich per Euler sub-step: ``0.04 v^2 + 5 v + 140 - u + x`` (3 MACs, 2 adds), ``a (b v - u)``
 #: (2 MACs), two integrations (2 MACs) and the peak compare (1 add). A refractory period adds one
-#: add (counter decrement) and one state word. The reset costs one add per spike.
+#: add (counter decrement) and one state word. The reset costs one add per spike. IF (no leak):
+#: ``v <- v + I`` and the compare (2 adds).
 NEURON_OPS: dict[str, tuple[float, float, int]] = {
     "LIF": (1.0, 1.0, 1),
+    "IF": (0.0, 2.0, 1),
     "ALIF": (3.0, 1.0, 2),
     "LI": (1.0, 0.0, 1),
     "Izhikevich": (7.0, 3.0, 2),
