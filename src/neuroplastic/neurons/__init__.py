@@ -1,5 +1,15 @@
 """Neuron models: each a pure step function, a ``*Cell`` (one step) and a sequence module."""
 from neuroplastic.neurons.alif import ALIF, ALIFCell, ALIFParams, ALIFState, alif_init, alif_step
+from neuroplastic.neurons.cuba_lif import (
+    CubaLIF,
+    CubaLIFCell,
+    CubaLIFConstants,
+    CubaLIFParams,
+    CubaLIFState,
+    cuba_lif_init,
+    cuba_lif_integrate,
+    cuba_lif_step,
+)
 from neuroplastic.neurons.izhikevich import (
     PRESETS as IZHIKEVICH_PRESETS,
     Izhikevich,
