@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from neuroplastic.network.graph import (
-    CurrentLIFParams,
     Network,
     all_to_all,
     cuba_network,
@@ -17,6 +16,7 @@ from neuroplastic.network.graph import (
     synaptic_propagator,
 )
 from neuroplastic.network.monitors import SpikeMonitor, StateMonitor
+from neuroplastic.neurons import CubaLIFParams
 
 DT = 1e-4
 
@@ -93,7 +93,7 @@ def test_single_event_response_matches_fine_euler() -> None:
 
 def test_free_membrane_first_spike_and_refractory_period() -> None:
     # v(n) = v_inf + (v0 - v_inf) a^n crosses v_th at the first n with a^n < (v_inf - v_th)/(v_inf - v0)
-    p = CurrentLIFParams(tau_mem=10e-3, v_rest=0.0, i_bias=1.5, v_th=1.0, v_reset=0.0, t_ref=2e-3)
+    p = CubaLIFParams(tau_mem=10e-3, v_rest=0.0, i_bias=1.5, v_th=1.0, v_reset=0.0, t_ref=2e-3)
     a = math.exp(-DT / p.tau_mem)
     n_cross = math.ceil(math.log((1.5 - 1.0) / 1.5) / math.log(a))  # steps from v_reset to threshold
     net = Network(dt=DT)
@@ -256,7 +256,7 @@ def test_probability_outside_unit_interval(p: float) -> None:
 ])
 def test_bad_neuron_parameters(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        CurrentLIFParams(**kwargs)
+        CubaLIFParams(**kwargs)
 
 
 def test_refractory_period_must_be_whole_steps() -> None:

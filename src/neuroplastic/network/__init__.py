@@ -1,8 +1,10 @@
 """Network containers and runners: ``Sequential`` for layered models, ``Network`` for graphs
 G = (V, E) of populations and projections run clock- or event-driven."""
-from neuroplastic.network.event import GraphState, compile_network, run_network
+from typing import Any
+
+from neuroplastic.network._types import GraphState
+from neuroplastic.network.event import compile_network, run_network
 from neuroplastic.network.graph import (
-    CurrentLIFParams,
     Network,
     Population,
     Projection,
@@ -19,7 +21,15 @@ from neuroplastic.network.sequential import Sequential, is_stateful
 from neuroplastic.network.state import NetState
 
 __all__ = [
-    "CurrentLIFParams", "GraphState", "NetState", "Network", "Population", "Projection", "Sequential",
+    "GraphState", "NetState", "Network", "Population", "Projection", "Sequential",
     "SpikeMonitor", "SpikeSource", "StateMonitor", "all_to_all", "compile_network", "cuba_network",
     "fixed_probability", "from_list", "is_stateful", "one_to_one", "run_network", "synaptic_propagator",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CurrentLIFParams":  # deprecated alias of neuroplastic.neurons.CubaLIFParams
+        from neuroplastic.network import graph
+
+        return graph.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,7 @@
 The whole time loop runs in one C call per chunk: per step it updates every LIF population
 (scalar constants per population, a branch-free loop gcc vectorises), collects the spikes, walks
 the CSR rows of the spiking neurons only (scatter-add into the ring buffer) and delivers the
-current ring slot. The arithmetic mirrors :func:`neuroplastic.network.event._integrate` and the
+current ring slot. The arithmetic mirrors :func:`neuroplastic.neurons.cuba_lif.cuba_lif_integrate` and the
 torch scatter op for op (same order, constants rounded to the dtype like torch rounds them, no
 FMA contraction: see :mod:`neuroplastic.kernels._ccompile`), so spikes and states are
 bit-identical to the ``"reference"`` engine in float32 and float64.
@@ -20,6 +20,7 @@ import os
 import torch
 
 from neuroplastic._core.registry import register_backend
+from neuroplastic.network._types import GraphState, RunOutput, check_state
 
 _TEMPLATE = r"""
 static inline void lif_update_SUF(TY* restrict v, TY* restrict ie, TY* restrict ii, int32_t* restrict ref,
@@ -167,8 +168,9 @@ def available() -> bool:
 @register_backend("event_run", "cpu_c", device_types=("cpu",), priority=10, available=available)
 def event_run_c(cn, state, n_steps: int, rec_idx: torch.Tensor, rec_mask: torch.Tensor):
     """Event-driven run of a compiled network in C; same contract and results as ``event_run_reference``."""
-    from neuroplastic.network.event import GraphState, RunOutput, check_state
-
+    if cn.plastic:
+        raise ValueError("the C event engine has no plasticity: a network with plastic projections runs op "
+                         "'event_run_plastic' (backend='reference')")
     check_state(cn, state)
     lib = _lib()
     if lib is None:
