@@ -94,7 +94,8 @@ def test_module_round_trip(tmp_path: Path) -> None:
     assert isinstance(net2, TinyNet) and net2 is not net
     assert torch.equal(net(x), net2(x))
     doc = load_config(out / "config.json")  # a file inside the directory is accepted too
-    assert doc["format"] == "neuroplastic-checkpoint" and doc["format_version"] == 1
+    assert doc["format"] == "neuroplastic-checkpoint" and doc["format_version"] == 2 and doc["version"] == 1
+    assert doc["kind"] == "tests.io.TinyNet"
     assert doc["class"] == "tests.io.TinyNet" and doc["extra"] == {"epoch": 7, "note": "hi"}
     assert doc["config"] == {"n_in": 4, "n_hidden": 8, "tied": False}
     assert doc["tensors"]["enc.weight"]["shape"] == [8, 4]
@@ -187,7 +188,7 @@ def test_bad_config_documents(tmp_path: Path) -> None:
 
 def test_unknown_class_lists_registered(tmp_path: Path) -> None:
     d = save(_net(), tmp_path / "ck")
-    _edit_config(d, lambda c: c.__setitem__("class", "NoSuchNet"))
+    _edit_config(d, lambda c: c.update({"class": "NoSuchNet", "kind": "NoSuchNet"}))
     with pytest.raises(CheckpointError, match=r"'NoSuchNet'.*tests\.io\.TinyNet"):
         load(d)
 

@@ -16,8 +16,11 @@ An estimator whose fitted attributes include ``nn.Module`` objects rebuilds thei
 :meth:`EstimatorCheckpoint._checkpoint_modules` before their weights are loaded. Anything that is
 none of the above is an error naming the attribute: nothing is silently dropped.
 
-What is not saved: optimiser moments (a ``partial_fit`` after loading starts Adam afresh) and
-random-generator states (``random_state`` is a constructor parameter and is saved).
+A fitted :class:`~neuroplastic.training.Model` attribute also keeps its training state: the
+optimizer's moments and step counts and its fit settings (``fit_defaults``, e.g. the batch size),
+so a ``partial_fit`` after loading continues exactly as it would have without the round trip.
+Random-generator states are not saved (``random_state`` is a constructor parameter and is
+saved; ``partial_fit`` seeds from it).
 
 Example:
     >>> import tempfile
@@ -42,7 +45,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuroplastic.io.checkpoint import _NAMES, CheckpointError, registered_class, save
+from neuroplastic.io.checkpoint import (
+    _NAMES,
+    CheckpointError,
+    register_training_state,
+    registered_class,
+    save,
+    training_hooks,
+)
+
+_MODEL_KIND = "neuroplastic.training.Model"
 
 __all__ = ["EstimatorCheckpoint"]
 
@@ -87,6 +99,19 @@ def _from_json(value: Any) -> Any:
             return float(value[_FLOAT])
         return {k: _from_json(v) for k, v in value.items()}
     return value
+
+
+def _is_model(obj: Any) -> bool:
+    """Whether ``obj`` is a :class:`~neuroplastic.training.Model` (found by its registered name: io sits below training)."""
+    cls = registered_class(_MODEL_KIND) if not isinstance(obj, (nn.Module, np.ndarray, torch.Tensor)) else None
+    return cls is not None and isinstance(obj, cls)
+
+
+def _model_class() -> type:
+    cls = registered_class(_MODEL_KIND)
+    if cls is None:  # pragma: no cover - the training package registers it
+        raise CheckpointError(f"{_MODEL_KIND} is not registered: import neuroplastic.training")
+    return cls
 
 
 def _registered(obj: Any) -> str | None:
@@ -135,15 +160,13 @@ class EstimatorCheckpoint:
     # ---------------------------------------------------------------- checkpoint protocol
     def get_config(self) -> dict[str, Any]:
         """Constructor parameters and the plain-data fitted attributes (JSON-able)."""
-        from neuroplastic.training.model import Model
-
         cls = type(self).__name__
         params = {k: _to_json(v, f"{cls} parameter {k}") for k, v in self.get_params(deep=False).items()}
         fitted: dict[str, Any] = {}
         for name in self._check_fitted_for_save():
             v = getattr(self, name)
             where = f"{cls}.{name}"
-            if isinstance(v, Model):
+            if _is_model(v):
                 fitted[name] = {"kind": "model", "config": v.get_config()}
             elif isinstance(v, EstimatorCheckpoint):
                 sub = _registered(v)
@@ -176,9 +199,7 @@ class EstimatorCheckpoint:
         est._checkpoint_children = {}
         for name, meta in est._checkpoint_meta.items():   # rebuild modules so state_dict() lists their keys
             if meta["kind"] == "model":
-                from neuroplastic.training.model import Model
-
-                est._checkpoint_children[name] = Model.from_config(meta["config"])
+                est._checkpoint_children[name] = _model_class().from_config(meta["config"])
             elif meta["kind"] == "estimator":
                 sub = registered_class(meta["class"])
                 if sub is None:
@@ -204,14 +225,13 @@ class EstimatorCheckpoint:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Numeric arrays, tensors and module states, keyed ``<attribute>`` or ``<attribute>.<key>``."""
-        from neuroplastic.training.model import Model
-
         meta = getattr(self, "_checkpoint_meta", None)
         out: dict[str, torch.Tensor] = {}
         if meta is not None:   # built by from_config, not loaded yet: the keys and shapes it expects
             for name, m in meta.items():
-                if m["kind"] == "ndarray":
-                    out[name] = torch.from_numpy(np.zeros(m["shape"], dtype=np.dtype(m["dtype"])))
+                if m["kind"] == "ndarray":   # torch.zeros, not numpy: load() bounds torch allocations
+                    dtype = torch.from_numpy(np.zeros(0, dtype=np.dtype(m["dtype"]))).dtype
+                    out[name] = torch.zeros(m["shape"], dtype=dtype)
                 elif m["kind"] == "tensor":
                     out[name] = torch.zeros(m["shape"], dtype=getattr(torch, m["dtype"]))
                 elif name in self._checkpoint_children:
@@ -223,7 +243,7 @@ class EstimatorCheckpoint:
                 out[name] = torch.from_numpy(np.ascontiguousarray(v))
             elif isinstance(v, torch.Tensor):
                 out[name] = v
-            elif isinstance(v, (nn.Module, EstimatorCheckpoint, Model)):
+            elif isinstance(v, (nn.Module, EstimatorCheckpoint)) or _is_model(v):
                 out.update({f"{name}.{k}": t for k, t in v.state_dict().items()})
         return out
 
@@ -259,3 +279,37 @@ class EstimatorCheckpoint:
         """
         return save(self, path, extra=extra)
 
+
+
+# ---------------------------------------------------------------- training state of fitted Model attributes
+
+
+def _estimator_training_state(est: Any, **options: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]] | None:
+    """Optimizer state and fit settings of each fitted ``Model`` attribute (RNG not needed: partial_fit seeds)."""
+    children: dict[str, Any] = {}
+    tensors: dict[str, torch.Tensor] = {}
+    for name in est._fitted_names():
+        v = getattr(est, name)
+        hooks = training_hooks(v) if (_is_model(v) or isinstance(v, EstimatorCheckpoint)) else None
+        if hooks is None:
+            continue
+        got = hooks[0](v, **({"include_optimizer": True, "include_rng": False} if _is_model(v) else options))
+        if got is None:
+            continue
+        children[name] = got[0]
+        tensors.update({f"{name}/{k}": t for k, t in got[1].items()})
+    return ({"children": children}, tensors) if children else None
+
+
+def _set_estimator_training_state(est: Any, doc: dict[str, Any], tensors: Mapping[str, torch.Tensor]) -> None:
+    for name, sub in (doc.get("children") or {}).items():
+        child = getattr(est, name, None)
+        hooks = None if child is None else training_hooks(child)
+        if hooks is None:
+            raise CheckpointError(f"the checkpoint holds training state for {type(est).__name__}.{name}, which this "
+                                  "version of the class does not have: re-save the estimator")
+        prefix = name + "/"
+        hooks[1](child, sub, {k[len(prefix):]: t for k, t in tensors.items() if k.startswith(prefix)})
+
+
+register_training_state(EstimatorCheckpoint, _estimator_training_state, _set_estimator_training_state)
