@@ -5,7 +5,7 @@ one long simulation running across calls until ``reset()``; causal encoders; the
 :class:`SpikingAnomalyDetector`; the :class:`SpikingForecaster`; NAB corpus I/O and scoring; and
 the functions behind the ``neuroplastic detect``, ``forecast`` and ``nab`` commands.
 """
-from neuroplastic.streaming.anomaly import SpikingAnomalyConfig, SpikingAnomalyDetector
+from neuroplastic.streaming.anomaly import DetectorState, SpikingAnomalyConfig, SpikingAnomalyDetector, detector_step
 from neuroplastic.streaming.commands import NumericTable, detect_csv, forecast_csv, read_numeric_csv, run_nab
 from neuroplastic.streaming.encoders import (
     DeltaCoder,
@@ -27,7 +27,7 @@ from neuroplastic.streaming.online import MAE, RMSE, OnlineModel, as_vector, eva
 from neuroplastic.streaming.resonance import Resonance, ResonanceLayer
 
 __all__ = [
-    "MAE", "RMSE", "AnomalyLikelihood", "DeltaCoder", "NumericTable", "OnlineModel", "Resonance",
+    "MAE", "RMSE", "AnomalyLikelihood", "DeltaCoder", "DetectorState", "detector_step", "NumericTable", "OnlineModel", "Resonance",
     "ResonanceLayer", "RunningQuantile", "RunningStats", "SpikingAnomalyConfig",
     "SpikingAnomalyDetector", "SpikingForecaster", "SpikingForecasterConfig", "StreamEncoder",
     "StreamEncoderConfig", "as_vector", "detect_csv", "evaluate_prequential", "forecast_csv", "persistence_forecast",

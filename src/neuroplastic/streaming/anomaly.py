@@ -45,8 +45,8 @@ Example:
 from __future__ import annotations
 
 import bisect
+import functools
 import math
-from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -55,11 +55,13 @@ import torch
 
 from neuroplastic._core.checks import check_positive
 from neuroplastic.io import register_serializable
+from neuroplastic.streaming import _detector_state as _ds
+from neuroplastic.streaming._channel import _Unit, new_unit, peek_unit_step, unit_step
+from neuroplastic.streaming._detector_state import DetectorState
 from neuroplastic.streaming._state_io import register_state_class
 from neuroplastic.streaming.online import OnlineModel
-from neuroplastic.streaming.resonance import ResonanceLayer
 
-__all__ = ["SpikingAnomalyConfig", "SpikingAnomalyDetector", "haar_matrix"]
+__all__ = ["DetectorState", "SpikingAnomalyConfig", "SpikingAnomalyDetector", "detector_step", "haar_matrix"]
 
 
 def haar_matrix(n: int) -> np.ndarray:
@@ -106,6 +108,10 @@ class SpikingAnomalyConfig:
         edge_refractory: rows of refractoriness of the edge pathway.
         output_refractory: relative refractory period of the output (rows): within it, a new
             firing passes only if it is stronger than the last one (0 disables).
+        max_categories: prototypes kept per channel; a full channel forgets its oldest one
+            (bounds the state; ``None``: unbounded). The NAB streams stay below the default.
+        fire_memory: firings whose match the novelty neuron remembers (its low-vigilance floor
+            is their mean); older ones are forgotten.
     """
 
     steps: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
@@ -124,6 +130,8 @@ class SpikingAnomalyConfig:
     edge_warmup: int = 300
     edge_refractory: int = 200
     output_refractory: int = 50
+    max_categories: int | None = 2048
+    fire_memory: int = 10000
 
     def __post_init__(self) -> None:
         steps = tuple(int(s) for s in self.steps)
@@ -147,6 +155,10 @@ class SpikingAnomalyConfig:
                 raise ValueError(f"{name} must be in (0, 1], got {v}")
         if self.edge_margin is not None:
             check_positive("edge_margin", self.edge_margin, allow_zero=True)
+        if self.max_categories is not None and int(self.max_categories) < 2:
+            raise ValueError(f"max_categories must be >= 2 or None, got {self.max_categories}")
+        if int(self.fire_memory) < 1:
+            raise ValueError(f"fire_memory must be >= 1, got {self.fire_memory}")
 
     def scale_at(self, row: int) -> int:
         """Scale read out at 0-based ``row``."""
@@ -157,178 +169,57 @@ class SpikingAnomalyConfig:
         return self.steps[max(i, 0)]
 
 
-@register_state_class("SpikingAnomalyDetector.channel")
-class _Channel:
-    """One time scale: sensory integration, pattern features, resonance, vigilance, novelty."""
-
-    def __init__(self, cfg: SpikingAnomalyConfig, step: int, haar: np.ndarray) -> None:
-        self.cfg, self.step_rows, self.haar = cfg, step, haar
-        w = cfg.window
-        self.layer = ResonanceLayer(2 * w, n_level=w)
-        self.block: list[float] = []
-        self.avg: float | None = None
-        self.low, self.high = math.inf, -math.inf
-        self.median_sorted: list[float] = []
-        self.median_fifo: deque[float] = deque()
-        self.recent: deque[float] = deque(maxlen=w)
-        self.i = 0
-        self.warm: list[np.ndarray] | None = []
-        self.last_fire = 0
-        self.last_fire_match = 0.0
-        self.last_update = 0
-        self.masked = False
-        self.calm = 0
-        self.fire_matches: list[float] = []
-        self.match_sum = 0.0
-        self.match_n = 0
-        self.recent_match: deque[float] = deque([1.0] * (cfg.warmup // 2 + 1), maxlen=cfg.warmup // 2 + 1)
-        self.recent_gap: deque[float] = deque([0.0] * (cfg.warmup + 1), maxlen=cfg.warmup + 1)
-
-    # ------------------------------------------------------------- sensory stage
-    def push(self, v: float, low: float, high: float) -> float:
-        """One row; returns the channel's novelty confidence (0 unless it fires)."""
-        self.block.append(v)
-        if len(self.block) < self.step_rows:
-            return 0.0
-        blk, self.block = self.block, []
-        mean = sum(blk) / len(blk)
-        hi, lo = max(blk), min(blk)
-        self.avg = mean if self.avg is None else 0.5 * (self.avg + mean)
-        d = lo if abs(hi - self.avg) < abs(lo - self.avg) else hi
-        cfg = self.cfg
-        if abs(d - mean) < cfg.spike_fraction * abs(mean):
-            d = mean
-        span = high - low if high > low else 1.0
-        d = low + round((d - low) / span * cfg.levels) / cfg.levels * span
-        bisect.insort(self.median_sorted, d)
-        self.median_fifo.append(d)
-        if len(self.median_fifo) > cfg.median_memory:
-            old = self.median_fifo.popleft()
-            del self.median_sorted[bisect.bisect_left(self.median_sorted, old)]
-        med = self.median_sorted[len(self.median_sorted) // 2]
-        if abs(d - med) < cfg.deadband * span:
-            d = med
-        self.recent.append(d)
-        self.layer.set_range(low, span)
-        self.i += 1
-        w = cfg.window
-        if self.i >= w:
-            win = np.fromiter(self.recent, dtype=np.float64, count=w)
-            shape = win - win.min()
-            top = shape.max()
-            if top:
-                shape /= top
-            coef = self.haar @ shape
-            coef -= coef.min()
-            top = coef.max()
-            if top:
-                coef /= top
-            feats = np.concatenate([coef, win])
-        else:
-            feats = np.concatenate([np.zeros(w), np.full(w, low)])
-        if self.warm is not None:
-            self.warm.append(feats)
-            if self.i == cfg.warmup:
-                self._end_warmup()
-            return 0.0
-        return self._detect(feats, self.i)
-
-    # ------------------------------------------------------------- warm-up
-    def _end_warmup(self) -> None:
-        cfg = self.cfg
-        feats = np.array(self.warm)
-        self.warm = None
-        pats = feats[cfg.window - 1 :]
-        x = np.array([self.layer.normalise(f) for f in pats])
-        norm = np.linalg.norm(x, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sim = (x @ x.T) / np.outer(norm, norm)
-        zero = norm == 0
-        sim[zero, :] = 1.0 - norm[None, :]
-        sim[:, zero] = (1.0 - norm)[:, None]
-        np.fill_diagonal(sim, 1.0)
-        order = np.argsort(sim.sum(axis=0), kind="stable")
-        probe = ResonanceLayer(2 * cfg.window, n_level=cfg.window)
-        probe.set_range(self.layer.low, self.layer.span)
-        probe.set_vigilance(cfg.initial_vigilance, cfg.initial_vigilance)
-        matches = [probe.step(pats[k]).match for k in order]
-        rho = float(np.mean(matches[cfg.warmup // 2 - 1 :]))
-        self.layer.set_vigilance(rho, rho)
-        for k, f in enumerate(feats):
-            self._detect(f, k + 1)
-
-    # ------------------------------------------------------------- novelty neuron
-    def _detect(self, f: np.ndarray, i: int) -> float:
-        cfg, layer = self.cfg, self.layer
-        refr = cfg.refractory
-        since = i - self.last_fire
-        update_after = since == refr
-        update_trend = (i - self.last_update) >= cfg.warmup // 2
-        refractory = since <= refr
-        if i > cfg.warmup + refr and self.masked and self.calm >= refr:
-            self.masked = False
-        if i < cfg.window:
-            res = layer.step(f, learn=False)
-            novel = True
-        else:
-            res = layer.step(f)
-            novel = res.novel
-        a = res.match
-        self.calm = 0 if novel else self.calm + 1
-        self.match_sum += a
-        self.match_n += 1
-        self.recent_match.append(a)
-        self.recent_gap.append(layer.rho_high - a)
-        if since < refr and self.fire_matches and a < self.fire_matches[-1]:
-            self.fire_matches[-1] = a
-        below_last = a < self.last_fire_match * (0.9 if refractory else 0.7)
-        out = 0.0
-        if i > cfg.warmup and novel and (not (self.masked or refractory) or below_last):
-            m = min(0.999, a)
-            hi = 1.0 - (1.0 - layer.rho_high) / (1.0 - m)
-            lo = 1.0 - (1.0 - layer.rho_low) / (1.0 - m)
-            out = min(1.0, max(0.0, 0.35 * hi + 0.65 * lo + 1.5 * (1.0 - res.level_match)))
-            self.fire_matches.append(a)
-            self.last_fire_match = a
-            self.last_fire = i
-        self.masked = novel or self.masked
-        if i > cfg.warmup and (update_after or update_trend):
-            self._homeostasis(i)
-        return out
-
-    def _homeostasis(self, i: int) -> None:
-        cfg, layer = self.cfg, self.layer
-        lowest = min(self.recent_match)
-        high = min(cfg.vigilance_cap, self.match_sum / self.match_n)
-        low = layer.rho_low
-        if low <= lowest:
-            low += (lowest - low) * cfg.vigilance_gain
-        else:
-            relax = 0.0
-            if i > 2 * cfg.warmup:
-                gaps = [min(0.37, g) for g in self.recent_gap if g > 0.05]
-                if gaps:
-                    relax = sum(gaps) / len(gaps)
-            low -= max(0.01, relax) / 2.0
-            if self.fire_matches:
-                low = max(sum(self.fire_matches) / len(self.fire_matches), low)
-        layer.set_vigilance(min(high, low), high)
-        self.last_update = i
-        self.masked = True
+@functools.lru_cache(maxsize=8)
+def _haar(window: int) -> np.ndarray:
+    h = haar_matrix(window)
+    h.setflags(write=False)
+    return h
 
 
-@register_state_class("SpikingAnomalyDetector.unit")
-@dataclass
-class _Unit:
-    """Everything learned about one input feature."""
+def detector_step(
+    x: float | np.ndarray, state: DetectorState | None, params: SpikingAnomalyConfig | None = None
+) -> tuple[float, DetectorState]:
+    """One row through the detector: a pure step, ``(score, new_state)``; ``state`` is not changed.
 
-    channels: dict[int, _Channel]
-    low: float = math.inf
-    high: float = -math.inf
-    rows: int = 0
-    last_edge: int = -(10**9)
-    last_fire: int = -(10**9)
-    last_strength: float = 0.0
+    Args:
+        x: the row, a number or ``[F]`` features (one independent unit per feature; the score is
+            the largest of theirs).
+        state: the state after the previous row, or ``None`` to start a new stream.
+        params: the settings (default :class:`SpikingAnomalyConfig`).
+
+    Returns:
+        ``(score, state)``: the score in ``[0, 1]`` of ``x`` given the past, and the state that
+        has learned ``x``.
+
+    Example:
+        >>> state, scores = None, []
+        >>> for v in [0.0, 1.0] * 200:
+        ...     s, state = detector_step(v, state)
+        ...     scores.append(s)
+        >>> len(state.units), state.units[0].rows
+        (1, 400)
+    """
+    cfg = params or SpikingAnomalyConfig()
+    v = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    if v.ndim != 1 or not np.isfinite(v).all():
+        raise ValueError(f"x must be a finite number or 1-D array of features, got {x!r}: impute missing values first")
+    units = _ds.thaw(state, cfg, _haar(cfg.window)) if state is not None and state.units else []
+    score = _units_step(units, v, cfg)
+    return score, _ds.freeze(units)
+
+
+def _units_step(units: list[_Unit], v: np.ndarray, cfg: SpikingAnomalyConfig) -> float:
+    if not units:
+        units.extend(new_unit(cfg, _haar(cfg.window)) for _ in range(v.size))
+    elif len(units) != v.size:
+        raise ValueError(
+            f"got {v.size} features, the detector was started with {len(units)}: "
+            "pass the same features every time or call reset()"
+        )
+    score = 0.0
+    for u, xi in zip(units, v.tolist()):
+        score = max(score, unit_step(u, xi, cfg))
+    return score
 
 
 @register_serializable("streaming.SpikingAnomalyDetector")
@@ -352,86 +243,116 @@ class SpikingAnomalyDetector(OnlineModel):
     def __init__(self, config: SpikingAnomalyConfig | None = None, **overrides: Any) -> None:
         base = config or SpikingAnomalyConfig()
         self.config = SpikingAnomalyConfig(**{**asdict(base), **overrides}) if overrides else base
-        self._haar = haar_matrix(self.config.window)
+        self._haar = _haar(self.config.window)
+        self._unloaded: dict[str, Any] | None = None  # a saved tree waiting for load_state_dict
+        self._from_v1 = False  # migrated from a 0.1.0 config: its file holds no tensors
         super().__init__()
+
+    # ------------------------------------------------------------- explicit state
+    @property
+    def state(self) -> DetectorState:
+        """The learned state as an immutable :class:`DetectorState` (a snapshot)."""
+        return _ds.freeze(self._state)
+
+    @state.setter
+    def state(self, value: DetectorState) -> None:
+        if not isinstance(value, DetectorState):
+            raise TypeError(f"state must be a DetectorState, got {type(value).__name__}")
+        self._state = _ds.thaw(value, self.config, self._haar)
+        self._pending = None
 
     # ------------------------------------------------------------- OnlineModel hooks
     def _fresh_state(self, n_features: int | None) -> list[_Unit]:
         return []
 
-    def _new_unit(self) -> _Unit:
-        return _Unit({s: _Channel(self.config, s, self._haar) for s in self.config.steps})
-
     def _step(self, v: np.ndarray, y: float | None, learn: bool) -> tuple[float, float]:
-        units: list[_Unit] = self._state
-        if not units:
-            units.extend(self._new_unit() for _ in range(v.size))
-        elif len(units) != v.size:
-            raise ValueError(
-                f"got {v.size} features, the detector was started with {len(units)}: "
-                "pass the same features every time or call reset()"
-            )
-        score = 0.0
-        for u, x in zip(units, v.tolist()):
-            score = max(score, self._unit_step(u, x))
+        if self._unloaded is not None or self._from_v1:
+            if self._unloaded is None:
+                self._from_v1 = False  # stepping on: the next save writes arrays
+                return self._step(v, y, learn)
+            raise RuntimeError("this detector was built from a checkpoint config whose arrays were not loaded: "
+                               "use neuroplastic.load(path), or call load_state_dict with the checkpoint's tensors")
+        score = _units_step(self._state, v, self.config)
         return score, score
 
-    def _unit_step(self, u: _Unit, x: float) -> float:
-        cfg = self.config
-        t = u.rows
-        edge = 0.0
-        if cfg.edge_margin is not None and t >= cfg.edge_warmup and u.high > u.low:
-            margin = cfg.edge_margin * (u.high - u.low)
-            if (x > u.high + margin or x < u.low - margin) and t - u.last_edge > cfg.edge_refractory:
-                edge = 1.0
-                u.last_edge = t
-        u.low, u.high = min(u.low, x), max(u.high, x)
-        read = cfg.scale_at(t)
-        out = 0.0
-        for s in list(u.channels):
-            if s < read:  # the schedule never returns to a smaller scale
-                del u.channels[s]
-                continue
-            c = u.channels[s].push(x, u.low, u.high)
-            if s == read:
-                out = c
-        u.rows += 1
-        score = max(out, edge)
-        if score > 0.0:
-            if t - u.last_fire <= cfg.output_refractory and score <= u.last_strength:
-                return 0.0  # relatively refractory: only a stronger firing passes
-            u.last_fire, u.last_strength = t, score
-        return score
+    def _peek(self, x: Any) -> tuple[float, float]:
+        """Score ``x`` without learning it: copy on write of the one channel that computes."""
+        v = self._vector(x)
+        units: list[_Unit] = self._state
+        if not units:
+            return 0.0, 0.0  # a first point is never novel
+        if len(units) != v.size:
+            raise ValueError(f"got {v.size} features, the detector was started with {len(units)}: "
+                             "pass the same features every time or call reset()")
+        score = 0.0
+        for u, xi in zip(units, v.tolist()):
+            score = max(score, peek_unit_step(u, xi, self.config))
+        self._pending = None
+        return score, score
 
     # ------------------------------------------------------------- checkpoints
     def _has_stream_state(self) -> bool:
-        return bool(self._state)
+        return bool(self._state) or self._unloaded is not None
 
     def get_config(self) -> dict[str, Any]:
-        """JSON-able constructor arguments and, once the detector has seen data, its learned state
-        under ``"stream_state"`` (so ``neuroplastic.load`` of a checkpoint continues the stream)."""
+        """JSON-able constructor arguments and, once the detector has seen data, the numbers of its
+        :class:`DetectorState` under ``"stream_state"`` (its arrays are in :meth:`state_dict`), so
+        ``neuroplastic.load`` of a checkpoint continues the stream. A 0.1.0 checkpoint (the whole
+        state as encoded objects) is migrated on load."""
         d = asdict(self.config)
         d["steps"] = list(d["steps"])
-        state = self._stream_state()
-        if state is not None:
-            d["stream_state"] = state
+        if self._unloaded is not None:
+            d["stream_state"] = self._unloaded
+        elif self._state:
+            tree, _ = _ds.to_flat(self.state)
+            d["stream_state"] = {**tree, "keys": None if self._keys is None else list(self._keys)}
         return d
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SpikingAnomalyDetector:
-        """The detector of :meth:`get_config` output: fresh, or continuing its saved stream."""
+        """The detector of :meth:`get_config` output: fresh, or continuing its saved stream (then
+        :meth:`load_state_dict` supplies the arrays)."""
         cfg = dict(config)
-        state = cfg.pop("stream_state", None)
+        doc = cfg.pop("stream_state", None)
         cfg["steps"] = tuple(cfg["steps"])
         det = cls(SpikingAnomalyConfig(**cfg))
-        det._restore_stream_state(state)
+        if doc is None:
+            return det
+        if "version" not in doc:  # neuroplastic 0.1.0: {"keys", "state": encoded objects}
+            det._keys = None if doc["keys"] is None else tuple(doc["keys"])
+            det.state = _ds.migrate_v1(doc["state"], det.config)
+            det._from_v1 = True
+        else:
+            det._unloaded = doc
         return det
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """No tensors: the configuration and the learned state are JSON (see :meth:`get_config`)."""
-        return {}
+        """The arrays of the learned state (float64 tensors, named as in ``get_config()["stream_state"]``)."""
+        if self._unloaded is not None:  # the shapes the file must hold
+            return {k: torch.zeros(shape, dtype=torch.float64) for k, shape in _ds.skeleton(self._unloaded).items()}
+        if self._from_v1 or not self._state:
+            return {}
+        _, arrays = _ds.to_flat(self.state)
+        return {k: torch.from_numpy(np.array(a, dtype=np.float64)) for k, a in arrays.items()}
 
     def load_state_dict(self, state: dict[str, torch.Tensor], strict: bool = True) -> None:
-        """Accept the empty state of :meth:`state_dict`."""
-        if strict and state:
-            raise KeyError(f"unexpected keys {sorted(state)}: this detector saves no tensors")
+        """Fill in the arrays of a state whose numbers came with :meth:`from_config`."""
+        if self._unloaded is None:
+            self._from_v1 = False
+            if strict and state:
+                raise KeyError(f"unexpected keys {sorted(state)[:3]}: this detector has no saved stream waiting "
+                               "for its arrays")
+            return
+        arrays = {k: t.detach().cpu().double().numpy() for k, t in state.items()}
+        doc = self._unloaded
+        tree = {k: v for k, v in doc.items() if k != "keys"}
+        restored = _ds.from_flat(tree, arrays)
+        self._unloaded = None
+        self._keys = None if doc.get("keys") is None else tuple(doc["keys"])
+        self.state = restored
+
+    def reset(self) -> SpikingAnomalyDetector:
+        """Forget everything learned: the next point starts a new stream."""
+        self._unloaded, self._from_v1 = None, False
+        super().reset()
+        return self

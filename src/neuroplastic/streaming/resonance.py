@@ -30,6 +30,15 @@ levels in the units of the signal, normalised by a running range ``(low, span)``
 widens as new extremes arrive. Prototypes are kept in normalised units and mapped through the same
 affine change whenever the range widens, so a box learned early covers exactly the same raw values
 later on; nothing depends on the stream's future range.
+
+Forgetting: with ``max_categories`` set, a layer that is full recruits into the slot of its
+oldest neuron (first recruited, first forgotten), so its memory is the last ``max_categories``
+categories and its size is bounded however long the stream.
+
+The learning step itself (fast commit, :math:`W_j \leftarrow I \wedge W_j` for the resonating
+neurons) is the plasticity rule :class:`neuroplastic.plasticity.FuzzyART` (``get_rule("fuzzy_art")``),
+a pure torch step; this layer is its numpy twin for one sample at a time (a per-point torch call
+costs more than the whole step), checked equal by the tests.
 """
 from __future__ import annotations
 
@@ -68,6 +77,8 @@ class ResonanceLayer:
         n_level: how many trailing features are levels in signal units (normalised by the
             running range); the others must already lie in ``[0, 1]``.
         capacity: initial number of neuron slots (grows by doubling).
+        max_categories: most neurons kept (``None``: unbounded); when full, a recruit replaces
+            the oldest neuron.
 
     Example:
         >>> layer = ResonanceLayer(2, n_level=0)
@@ -80,7 +91,8 @@ class ResonanceLayer:
         1.0
     """
 
-    def __init__(self, n_features: int, n_level: int = 0, capacity: int = 64) -> None:
+    def __init__(self, n_features: int, n_level: int = 0, capacity: int = 64,
+                 max_categories: int | None = None) -> None:
         if n_features < 1 or not 0 <= n_level <= n_features:
             raise ValueError(
                 f"need n_features >= 1 and 0 <= n_level <= n_features, got {n_features}, {n_level}"
@@ -94,6 +106,17 @@ class ResonanceLayer:
         self.low = 0.0
         self.span = 1.0
         self.primed = False
+        if max_categories is not None and int(max_categories) < 1:
+            raise ValueError(f"max_categories must be >= 1 or None, got {max_categories}")
+        self.max_categories = None if max_categories is None else int(max_categories)
+        self.oldest = 0
+
+    def copy(self) -> ResonanceLayer:
+        """An independent copy (only the committed weights are copied)."""
+        new = ResonanceLayer.__new__(ResonanceLayer)
+        new.__dict__.update(self.__dict__)
+        new.weights = self.weights.copy()
+        return new
 
     # ----------------------------------------------------------------- state
     def set_vigilance(self, rho_low: float, rho_high: float) -> None:
@@ -181,18 +204,23 @@ class ResonanceLayer:
         return Resonance(top < self.rho_low, top, top_e, True)
 
     def _recruit(self, x: np.ndarray) -> None:
-        if self.size == self.weights.shape[0]:
-            self.weights = np.concatenate([self.weights, np.ones_like(self.weights)])
-        self.weights[self.size, : self.n_features] = x
-        self.weights[self.size, self.n_features :] = 1.0 - x
-        self.size += 1
+        if self.max_categories is not None and self.size >= self.max_categories:
+            j = self.oldest  # full: forget the oldest neuron
+            self.oldest = (j + 1) % self.size
+        else:
+            j = self.size
+            if j == self.weights.shape[0]:
+                self.weights = np.concatenate([self.weights, np.ones_like(self.weights)])
+            self.size += 1
+        self.weights[j, : self.n_features] = x
+        self.weights[j, self.n_features :] = 1.0 - x
 
     # ----------------------------------------------------------------- checkpoint
     def state(self) -> tuple[dict, np.ndarray]:
         """``(scalars, weights)``: JSON-able scalars and the committed weights ``[K, 2D]``."""
         scalars = {
             "size": self.size, "rho_low": self.rho_low, "rho_high": self.rho_high,
-            "low": self.low, "span": self.span, "primed": self.primed,
+            "low": self.low, "span": self.span, "primed": self.primed, "oldest": self.oldest,
         }
         return scalars, self.weights[: self.size].copy()
 
@@ -210,3 +238,4 @@ class ResonanceLayer:
         self.rho_low, self.rho_high = float(scalars["rho_low"]), float(scalars["rho_high"])
         self.low, self.span = float(scalars["low"]), float(scalars["span"])
         self.primed = bool(scalars["primed"])
+        self.oldest = int(scalars.get("oldest", 0))
