@@ -337,6 +337,8 @@ def _major(version: str) -> int | None:
 def read_document(path: str | os.PathLike[str], *, warn_stacklevel: int = 3) -> dict[str, Any]:
     """Read and validate ``config.json`` (format 1 documents get ``kind`` and ``version`` = 1)."""
     d = as_dir(path)
+    if d.exists() and not d.is_dir():
+        raise CheckpointError(f"{d} is a file, not a checkpoint folder{missing_hint(d)}")
     if not d.is_dir():
         raise CheckpointError(f"checkpoint folder {d} does not exist{missing_hint(d)}")
     f = d / CONFIG_NAME

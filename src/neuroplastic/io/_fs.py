@@ -39,9 +39,9 @@ def missing_hint(d: Path) -> str:
     """Why ``d`` is not a checkpoint folder and what to do, as the end of an error message."""
     if d.is_file() or (d.exists() and not d.is_dir()):
         pickled = d.suffix.lower() in _PICKLE_SUFFIXES
-        return (f" ({d} is a file{', apparently a pickle' if pickled else ''}): a neuroplastic checkpoint is a "
-                "folder holding config.json and weights.safetensors, written by neuroplastic.save(obj, folder) "
-                "or obj.save(folder); pickles are never loaded (they can run arbitrary code), so re-save the "
+        return ((" (it looks like a pickle)" if pickled else "") + ": a neuroplastic checkpoint is a folder "
+                "holding config.json and weights.safetensors, written by neuroplastic.save(obj, folder) or "
+                "obj.save(folder); pickles are never loaded (unpickling runs arbitrary code), so re-save the "
                 "object with neuroplastic from the code that made it and pass that folder")
     leftovers = sorted(d.parent.glob(f".{d.name}.old-*")) if d.parent.is_dir() else []
     if leftovers:

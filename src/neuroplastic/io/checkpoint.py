@@ -379,7 +379,7 @@ def load(
     except (RuntimeError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{name}.load_state_dict failed for checkpoint {d}: {e}") from e
     hooks = training_hooks(obj)
-    if hooks is not None and (doc.get("training") is not None or training_tensors):
+    if hooks is not None:
         hooks[1](obj, doc.get("training") or {}, training_tensors)
     if isinstance(obj, nn.Module) and map_location is not None:
         obj.to(map_location)

@@ -293,7 +293,8 @@ def _estimator_training_state(est: Any, **options: Any) -> tuple[dict[str, Any],
         hooks = training_hooks(v) if (_is_model(v) or isinstance(v, EstimatorCheckpoint)) else None
         if hooks is None:
             continue
-        got = hooks[0](v, **({"include_optimizer": True, "include_rng": False} if _is_model(v) else options))
+        opts = {"include_optimizer": v.optimizer is not None, "include_rng": False} if _is_model(v) else options
+        got = hooks[0](v, **opts)
         if got is None:
             continue
         children[name] = got[0]
@@ -302,7 +303,12 @@ def _estimator_training_state(est: Any, **options: Any) -> tuple[dict[str, Any],
 
 
 def _set_estimator_training_state(est: Any, doc: dict[str, Any], tensors: Mapping[str, torch.Tensor]) -> None:
-    for name, sub in (doc.get("children") or {}).items():
+    children = dict(doc.get("children") or {})
+    for name in est._fitted_names():  # older checkpoints saved none: each child still gets its defaults back
+        v = getattr(est, name)
+        if name not in children and (_is_model(v) or isinstance(v, EstimatorCheckpoint)) and training_hooks(v):
+            children[name] = {}
+    for name, sub in children.items():
         child = getattr(est, name, None)
         hooks = None if child is None else training_hooks(child)
         if hooks is None:

@@ -140,6 +140,9 @@ class ModelCheckpoint(_Monitor):
             (works for any module; load it with ``safetensors.torch.load_file``).
         mode: ``"min"``, ``"max"`` or ``"auto"``.
         verbose: print each save.
+        include_optimizer: also save the optimizer state, the random states and the fit settings,
+            so ``model.fit(..., resume=path)`` continues bit for bit where this epoch ended
+            (see :mod:`neuroplastic.training._resume`).
 
     The epoch (0-based) and logs are stored in the checkpoint's ``extra`` (read them with
     :func:`neuroplastic.io.load_config`). A model wrapping a custom module needs
@@ -147,8 +150,10 @@ class ModelCheckpoint(_Monitor):
     """
 
     def __init__(self, filepath: str | os.PathLike[str], monitor: str = "val_loss", save_best_only: bool = False,
-                 save_weights_only: bool = False, mode: str = "auto", verbose: int = 0) -> None:
+                 save_weights_only: bool = False, mode: str = "auto", verbose: int = 0,
+                 include_optimizer: bool = True) -> None:
         super().__init__(monitor, mode)
+        self.include_optimizer = bool(include_optimizer)
         self.filepath = os.fspath(filepath)
         self.save_best_only, self.save_weights_only, self.verbose = save_best_only, save_weights_only, verbose
         self.best: float | None = None
@@ -183,7 +188,10 @@ class ModelCheckpoint(_Monitor):
         if self.save_weights_only:
             self._save_weights(path)
         else:
-            self.model.save(path, extra={"epoch": epoch, "logs": {k: float(v) for k, v in logs.items()}})
+            from neuroplastic.io import save
+
+            save(self.model, path, extra={"epoch": epoch, "logs": {k: float(v) for k, v in logs.items()}},
+                 include_optimizer=self.include_optimizer, epoch=epoch)
         self.saved.append(path)
         if self.verbose and not self.save_best_only:
             print(f"Epoch {epoch + 1}: saved {path}")

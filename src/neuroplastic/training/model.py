@@ -43,6 +43,7 @@ from neuroplastic.training._data import (
     make_optimizer,
     resolve_device,
 )
+from neuroplastic.training import _resume
 from neuroplastic.training.history import Callback, CallbackList, History, ProgbarLogger
 from neuroplastic.training.losses import LOSSES, Loss, LossLike, get_loss
 from neuroplastic.training.metrics import Metric, MetricLike, get_metric
@@ -291,7 +292,7 @@ class Model:
             validation_data: Any = None, validation_split: float = 0.0,
             callbacks: Sequence[Callback] | None = None, verbose: int = 1, shuffle: bool = True,
             seed: int | None = None, initial_epoch: int = 0, strategy: Any = None,
-            threads: int | str | None = "auto") -> History:
+            threads: int | str | None = "auto", resume: str | os.PathLike[str] | None = None) -> History:
         """Train for ``epochs`` passes over the data.
 
         Args:
@@ -311,7 +312,8 @@ class Model:
             shuffle: reshuffle the training samples every epoch.
             seed: seeds Python/NumPy/torch (dropout) and the shuffling generator, so the same
                 seed gives the same numbers on CPU.
-            initial_epoch: epoch to start from (to resume).
+            initial_epoch: epoch to start from (to resume). resume: a checkpoint folder saved with optimizer state
+                (``ModelCheckpoint``, ``save(path, include_optimizer=True)``): continue it exactly (``_resume``).
             strategy: None (this process), ``"ddp"``, ``"auto"`` or a
                 :class:`neuroplastic.distributed.DDPStrategy`: data-parallel training over the
                 processes of a ``torchrun`` launch; ``batch_size`` is then per process (see
@@ -329,11 +331,11 @@ class Model:
         """
         with cpu_threads(threads_for(self.count_params(), threads)):
             return self._fit(x, y, epochs, batch_size, validation_data, validation_split, callbacks, verbose,
-                             shuffle, seed, initial_epoch, strategy)
+                             shuffle, seed, initial_epoch, strategy, resume)
 
     def _fit(self, x: Any, y: Any, epochs: int, batch_size: int | None, validation_data: Any,
              validation_split: float, callbacks: Sequence[Callback] | None, verbose: int, shuffle: bool,
-             seed: int | None, initial_epoch: int, strategy: Any) -> History:
+             seed: int | None, initial_epoch: int, strategy: Any, resume: Any = None) -> History:
         self._require_compiled("fit")
         assert self.loss is not None and self.optimizer is not None
         if int(epochs) != epochs or epochs < 0:
@@ -344,6 +346,8 @@ class Model:
             generator = seed_everything(seed)
         else:
             generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+        initial_epoch, batch_size, callbacks = _resume.start(  # records the fit settings; resume: weights, optimizer, RNG
+            self, resume, generator, callbacks, batch_size, epochs, shuffle, seed, validation_split, initial_epoch)
         from neuroplastic.distributed import get_strategy
 
         strat = get_strategy(strategy)
@@ -565,18 +569,14 @@ class Model:
             model.input_shape = tuple(config["input_shape"])
         return model
 
-    def save(self, path: str | os.PathLike[str], *, extra: dict[str, Any] | None = None) -> Any:
-        """Save to the checkpoint directory ``path`` with :func:`neuroplastic.io.save` (atomic)."""
-        from neuroplastic.io import save
-
-        return save(self, path, extra=extra)
+    def save(self, path: str | os.PathLike[str], *, extra: dict[str, Any] | None = None, **options: Any) -> Any:
+        """Save to the checkpoint folder ``path`` (atomic); ``include_optimizer=True`` adds what an exact resume needs."""
+        return _resume.save(self, path, extra=extra, **options)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, map_location: str | torch.device | None = "cpu") -> "Model":
-        """Load a model saved with :meth:`save` (optimizer state is not stored: a new fit starts it fresh)."""
-        from neuroplastic.io import load
-
-        obj = load(path, map_location=map_location)
+        """Load a model saved with :meth:`save` (with the optimizer state if it was saved; see ``_resume``)."""
+        obj = _resume.load(path, map_location=map_location)
         if not isinstance(obj, cls):
             raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a Model: load it with neuroplastic.io.load")
         return obj
