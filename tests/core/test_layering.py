@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"io"},
     {"training", "functional"},
     {"distributed"},
-    {"compress", "streaming", "robustness", "interop", "conversion"},
+    {"compress", "streaming", "robustness", "interop", "conversion", "temporal", "river"},
     {"models", "rl"},
     {"apps"},
     {"cli", "(root)"},
