@@ -6,10 +6,13 @@
 - IDX images: `read_idx`, `load_mnist`, `mnist_split` (our 8000/2000 benchmark split),
   `load_fashion_mnist` (Debian package ``dataset-fashion-mnist``); `data_root` finds
   ``$NEUROPLASTIC_DATA`` or ``../shared/data``.
+- Audio: `load_fsdd` (Free Spoken Digit Dataset or any folder of ``{digit}_{speaker}_{take}.wav``)
+  returns an `AudioSet` with the standard split; `read_wav` reads one file.
 
 Every loader returns numpy arrays: float32 features and int64 class codes 0..K-1.
 """
 from neuroplastic.datasets._types import Data, Split
+from neuroplastic.datasets.fsdd import FSDD_TEST_TAKES, AudioSet, load_fsdd, read_wav
 from neuroplastic.datasets.bundled import (
     DATASETS,
     load_breast_cancer,
@@ -32,6 +35,10 @@ from neuroplastic.datasets.mnist import (
 from neuroplastic.datasets.table import Table, TableEncoder, load_csv, read_csv
 
 __all__ = [
+    "FSDD_TEST_TAKES",
+    "AudioSet",
+    "load_fsdd",
+    "read_wav",
     "DATASETS",
     "DATA_ENV_VAR",
     "FASHION_MNIST_CLASSES",
