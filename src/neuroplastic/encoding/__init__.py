@@ -4,10 +4,22 @@ from neuroplastic.encoding.delta import DeltaState, delta_encode, delta_step
 from neuroplastic.encoding.latency import LatencyEncoder, latency_encode, latency_times
 from neuroplastic.encoding.population import PopulationEncoder, population_encode
 from neuroplastic.encoding.rate import ConstantEncoder, RateEncoder, poisson_encode, rate_encode
+from neuroplastic.encoding.stream import (
+    DeltaCoder,
+    RunningQuantile,
+    RunningStats,
+    StreamEncoder,
+    StreamEncoderConfig,
+    population_code,
+    time_features,
+)
 
 __all__ = [
     "ConstantEncoder", "DeltaState", "LatencyEncoder", "PopulationEncoder", "RateEncoder",
     "decode_membrane", "delta_encode", "delta_step", "first_spike_time", "latency_encode",
     "latency_times", "poisson_encode", "population_encode", "rate_encode", "spike_count",
     "spike_rate",
+    # causal stream encoders (numpy, one point at a time)
+    "DeltaCoder", "RunningQuantile", "RunningStats", "StreamEncoder", "StreamEncoderConfig", "population_code",
+    "time_features",
 ]

@@ -36,11 +36,13 @@ import torch
 
 from neuroplastic._core.checks import check_positive
 from neuroplastic.io import register_serializable
-from neuroplastic.streaming.encoders import RunningQuantile, RunningStats, population_code
-from neuroplastic.streaming._state_io import register_state_class
+from neuroplastic.encoding.stream import population_code
+from neuroplastic.streaming import _forecast_state as _fs
+from neuroplastic.streaming._forecast_state import ForecasterState, _ForecastState
 from neuroplastic.streaming.online import OnlineModel
 
-__all__ = ["SpikingForecasterConfig", "SpikingForecaster", "persistence_forecast", "seasonal_forecast"]
+__all__ = ["ForecasterState", "SpikingForecasterConfig", "SpikingForecaster", "forecaster_step",
+           "persistence_forecast", "seasonal_forecast"]
 
 _DAY_NS = 86_400 * 10**9
 
@@ -105,25 +107,117 @@ def _circular_code(phase: float, n: int) -> np.ndarray:
     return np.exp(-0.5 * d * d)
 
 
-@register_state_class("SpikingForecaster.state")
-class _ForecastState:
-    def __init__(self, cfg: SpikingForecasterConfig) -> None:
-        self.stats = RunningStats(cfg.half_life)
-        self.quant = RunningQuantile(cfg.window) if cfg.robust else None
-        self.history: list[float] = []  # raw values, newest last
-        self.phi: np.ndarray | None = None  # features of the last step
-        self.last: float | None = None
-        self.pred: float | None = None  # reported forecast of the next raw value
-        self.honest_pred: float | None = None  # the same, before learning from an explicit y
-        self.honest_model: float = 0.0  # the readout's own forecast, before any y
-        self.supervised = False  # the last step already learned from an explicit y
-        n_time = cfg.time_neurons + (max(2, cfg.time_neurons // 4) if cfg.time_neurons else 0)
-        self.n_features = cfg.lags * (cfg.n_neurons + 1) + n_time + 1
-        self.w = np.zeros(self.n_features)
-        self.abs_err = RunningStats(cfg.half_life)
-        h = cfg.gate_half_life
-        self.gate_model = RunningStats(h) if h else None
-        self.gate_persist = RunningStats(h) if h else None
+def _centre_scale(st: _ForecastState) -> tuple[float, float]:
+    if st.quant is not None and len(st.quant) >= 4:
+        med = st.quant.median
+        iqr = st.quant.quantile(0.75) - st.quant.quantile(0.25)
+        scale = iqr / 1.349 if iqr > 0 else st.stats.std
+        return med, max(scale, 1e-9 * (1.0 + abs(med)))
+    return st.stats.mean, max(st.stats.std, 1e-9 * (1.0 + abs(st.stats.mean)))
+
+
+def _features(st: _ForecastState, stamp: float, cfg: SpikingForecasterConfig) -> np.ndarray:
+    mean, std = _centre_scale(st)
+    hist = st.history[-cfg.lags :]
+    z = np.array([(h - mean) / std for h in reversed(hist)])
+    z = np.concatenate([z, np.full(cfg.lags - z.size, z[-1] if z.size else 0.0)])
+    zc = np.clip(z, -4 * cfg.z_max, 4 * cfg.z_max)
+    parts = [population_code(zc, cfg.n_neurons, -cfg.z_max, cfg.z_max), zc / cfg.z_max]
+    if cfg.time_neurons:
+        n_week = max(2, cfg.time_neurons // 4)
+        if math.isfinite(stamp):
+            day = (stamp % _DAY_NS) / _DAY_NS
+            week = ((stamp + 3 * _DAY_NS) % (7 * _DAY_NS)) / (7 * _DAY_NS)
+            parts += [_circular_code(day, cfg.time_neurons), _circular_code(week, n_week)]
+        else:
+            parts.append(np.zeros(cfg.time_neurons + n_week))
+    parts.append(np.ones(1))
+    return np.concatenate(parts)
+
+
+def _learn(st: _ForecastState, target: float, model_pred: float, cfg: SpikingForecasterConfig) -> None:
+    std = _centre_scale(st)[1]
+    err = (target - model_pred) / std
+    clip = cfg.error_clip
+    err = max(-clip, min(clip, err))  # a single wild point must not wreck the readout
+    phi = st.phi
+    st.w += cfg.learning_rate * err * phi / (1e-3 + float(phi @ phi))
+
+
+def _readout(st: _ForecastState, x: float) -> tuple[float, float]:
+    """``(readout forecast, reported forecast)`` of the point after ``x``."""
+    model = x + _centre_scale(st)[1] * float(st.w @ st.phi)
+    gate = st.gate_model
+    use_model = gate is None or gate.n == 0 or gate.mean <= st.gate_persist.mean
+    return model, (model if use_model else x)
+
+
+def _step_inplace(st: _ForecastState, x: float, stamp: float, y: float | None,
+                  cfg: SpikingForecasterConfig) -> tuple[float, float]:
+    """One observation, in place: ``(surprise score of x, reported forecast of the next value)``."""
+    score = 0.0
+    if st.honest_pred is not None:
+        # judge (and learn from) the forecasts made before anything about x was known
+        e = abs(x - st.honest_pred)
+        scale = 3.0 * st.abs_err.mean if st.abs_err.n else 0.0
+        score = e / (e + scale) if e + scale > 0 else 0.0
+        if not st.supervised:
+            _learn(st, x, st.honest_model, cfg)
+        st.abs_err.update(e)
+        if st.gate_model is not None:
+            st.gate_model.update(abs(x - st.honest_model))
+            st.gate_persist.update(abs(x - st.last))
+    st.stats.update(x)
+    if st.quant is not None:
+        st.quant.update(x)
+    st.history.append(x)
+    del st.history[: -cfg.lags]
+    st.phi = _features(st, stamp, cfg)
+    st.last = x
+    st.honest_model, st.honest_pred = _readout(st, x)
+    st.pred = st.honest_pred
+    st.supervised = y is not None
+    if y is not None:
+        _learn(st, float(y), st.honest_model, cfg)
+        st.pred = _readout(st, x)[1]
+    return score, st.pred
+
+
+def _stamp_ns(timestamp: Any) -> float:
+    return math.nan if timestamp is None else float(np.datetime64(timestamp, "ns").astype(np.int64))
+
+
+def forecaster_step(
+    x: float, state: ForecasterState | None, params: SpikingForecasterConfig | None = None, *,
+    timestamp: Any = None, y: float | None = None,
+) -> tuple[tuple[float, float], ForecasterState]:
+    """One observation through the forecaster: a pure step; ``state`` is not changed.
+
+    Args:
+        x: the next observed value.
+        state: the state after the previous observation, or ``None`` to start a new stream.
+        params: the settings (default :class:`SpikingForecasterConfig`).
+        timestamp: the observation's time (for the day/week fields), or ``None``.
+        y: a known next value to learn from at once (supervised), or ``None``.
+
+    Returns:
+        ``((score, forecast), state)``: the surprise of ``x`` under the last forecast, the
+        forecast of the value after ``x``, and the state that has learned ``x``.
+
+    Example:
+        >>> state = None
+        >>> for v in [1.0, 2.0, 3.0]:
+        ...     (score, nxt), state = forecaster_step(v, state)
+        >>> state.history.tolist(), bool(nxt > 2.0)
+        ([1.0, 2.0, 3.0], True)
+    """
+    cfg = params or SpikingForecasterConfig()
+    v = float(x)
+    if not math.isfinite(v):
+        raise ValueError(f"x is {x!r}: impute it before forecasting")
+    st = _fs.thaw(state, cfg) if state is not None else _ForecastState(cfg)
+    out = _step_inplace(st, v, _stamp_ns(timestamp), y, cfg)
+    return out, _fs.freeze(st)
 
 
 @register_serializable("streaming.SpikingForecaster")
@@ -143,10 +237,42 @@ class SpikingForecaster(OnlineModel):
     def __init__(self, config: SpikingForecasterConfig | None = None, **overrides: Any) -> None:
         base = config or SpikingForecasterConfig()
         self.config = SpikingForecasterConfig(**{**asdict(base), **overrides}) if overrides else base
+        self._unloaded: dict[str, Any] | None = None  # a saved state waiting for load_state_dict
+        self._from_v1 = False
         super().__init__()
 
     def _fresh_state(self, n_features: int | None) -> _ForecastState:
         return _ForecastState(self.config)
+
+    @property
+    def state(self) -> ForecasterState:
+        """The learned state as an immutable :class:`ForecasterState` (a snapshot)."""
+        return _fs.freeze(self._state)
+
+    @state.setter
+    def state(self, value: ForecasterState) -> None:
+        if not isinstance(value, ForecasterState):
+            raise TypeError(f"state must be a ForecasterState, got {type(value).__name__}")
+        self._state = _fs.thaw(value, self.config)
+        self._pending = None
+
+    def _step(self, v: np.ndarray, y: float | None, learn: bool) -> tuple[float, float]:
+        self._check_loaded()
+        self._from_v1 = False
+        return _step_inplace(self._state, float(v[0]), float(v[1]), y, self.config)
+
+    def _check_loaded(self) -> None:
+        if self._unloaded is not None:
+            raise RuntimeError("this forecaster was built from a checkpoint config whose arrays were not loaded: "
+                               "use neuroplastic.load(path), or call load_state_dict with the checkpoint's tensors")
+
+    def _peek(self, x: Any) -> tuple[float, float]:
+        self._check_loaded()
+        v = self._vector(x)
+        st = self._state.copy()
+        out = _step_inplace(st, float(v[0]), float(v[1]), None, self.config)
+        self._pending = (v, st, out)
+        return out
 
     def _vector(self, x: Any) -> np.ndarray:
         ts = None
@@ -161,89 +287,15 @@ class SpikingForecaster(OnlineModel):
             stamp = float(np.datetime64(ts, "ns").astype(np.int64))
         return np.array([v[0], stamp])
 
-    # ----------------------------------------------------------------- model
-    @staticmethod
-    def _centre_scale(st: _ForecastState) -> tuple[float, float]:
-        if st.quant is not None and len(st.quant) >= 4:
-            med = st.quant.median
-            iqr = st.quant.quantile(0.75) - st.quant.quantile(0.25)
-            scale = iqr / 1.349 if iqr > 0 else st.stats.std
-            return med, max(scale, 1e-9 * (1.0 + abs(med)))
-        return st.stats.mean, max(st.stats.std, 1e-9 * (1.0 + abs(st.stats.mean)))
-
-    def _features(self, st: _ForecastState, stamp: float) -> np.ndarray:
-        cfg = self.config
-        mean, std = self._centre_scale(st)
-        hist = st.history[-cfg.lags :]
-        z = np.array([(h - mean) / std for h in reversed(hist)])
-        z = np.concatenate([z, np.full(cfg.lags - z.size, z[-1] if z.size else 0.0)])
-        zc = np.clip(z, -4 * cfg.z_max, 4 * cfg.z_max)
-        parts = [population_code(zc, cfg.n_neurons, -cfg.z_max, cfg.z_max), zc / cfg.z_max]
-        if cfg.time_neurons:
-            n_week = max(2, cfg.time_neurons // 4)
-            if math.isfinite(stamp):
-                day = (stamp % _DAY_NS) / _DAY_NS
-                week = ((stamp + 3 * _DAY_NS) % (7 * _DAY_NS)) / (7 * _DAY_NS)
-                parts += [_circular_code(day, cfg.time_neurons), _circular_code(week, n_week)]
-            else:
-                parts.append(np.zeros(cfg.time_neurons + n_week))
-        parts.append(np.ones(1))
-        return np.concatenate(parts)
-
-    def _learn(self, st: _ForecastState, target: float, model_pred: float) -> None:
-        std = self._centre_scale(st)[1]
-        err = (target - model_pred) / std
-        clip = self.config.error_clip
-        err = max(-clip, min(clip, err))  # a single wild point must not wreck the readout
-        phi = st.phi
-        st.w += self.config.learning_rate * err * phi / (1e-3 + float(phi @ phi))
-
-    def _step(self, v: np.ndarray, y: float | None, learn: bool) -> tuple[float, float]:
-        st: _ForecastState = self._state
-        x, stamp = float(v[0]), float(v[1])
-        score = 0.0
-        if st.honest_pred is not None:
-            # judge (and learn from) the forecasts made before anything about x was known
-            e = abs(x - st.honest_pred)
-            scale = 3.0 * st.abs_err.mean if st.abs_err.n else 0.0
-            score = e / (e + scale) if e + scale > 0 else 0.0
-            if not st.supervised:
-                self._learn(st, x, st.honest_model)
-            st.abs_err.update(e)
-            if st.gate_model is not None:
-                st.gate_model.update(abs(x - st.honest_model))
-                st.gate_persist.update(abs(x - st.last))
-        st.stats.update(x)
-        if st.quant is not None:
-            st.quant.update(x)
-        st.history.append(x)
-        del st.history[: -self.config.lags]
-        st.phi = self._features(st, stamp)
-        st.last = x
-        st.honest_model, st.honest_pred = self._readout(st, x)
-        st.pred = st.honest_pred
-        st.supervised = y is not None
-        if y is not None:
-            self._learn(st, float(y), st.honest_model)
-            st.pred = self._readout(st, x)[1]
-        return score, st.pred
-
-    def _readout(self, st: _ForecastState, x: float) -> tuple[float, float]:
-        """``(readout forecast, reported forecast)`` of the point after ``x``."""
-        model = x + self._centre_scale(st)[1] * float(st.w @ st.phi)
-        gate = st.gate_model
-        use_model = gate is None or gate.n == 0 or gate.mean <= st.gate_persist.mean
-        return model, (model if use_model else x)
-
     def forecast_one(self, value: float, timestamp: Any = None) -> float:
         """Learn the next observation ``value`` (with its optional ``timestamp``) and return the
         forecast of the one after it: one prequential step of :meth:`forecast_many`."""
         x = float(value)
         if not math.isfinite(x):
             raise ValueError(f"value is {value!r}: impute it before forecasting")
-        stamp = math.nan if timestamp is None else float(np.datetime64(timestamp, "ns").astype(np.int64))
-        self._pending = None
-        return float(self._step(np.array([x, stamp]), None, True)[1])
+        self._check_loaded()
+        self._pending, self._from_v1 = None, False
+        return float(_step_inplace(self._state, x, _stamp_ns(timestamp), None, self.config)[1])
 
     def forecast_many(self, values: Any, timestamps: Any = None) -> np.ndarray:
         """Learn a whole series in order; ``out[i]`` is the forecast of ``values[i + 1]``.
@@ -267,34 +319,67 @@ class SpikingForecaster(OnlineModel):
     def _has_stream_state(self) -> bool:
         return bool(self._state.history)
 
+    def reset(self) -> SpikingForecaster:
+        """Forget everything learned: the next point starts a new stream."""
+        self._unloaded, self._from_v1 = None, False
+        super().reset()
+        return self
+
     def get_config(self) -> dict[str, Any]:
-        """JSON-able constructor arguments and, once the forecaster has seen data, its learned
-        state under ``"stream_state"`` (so ``neuroplastic.load`` of a checkpoint continues the stream)."""
+        """JSON-able constructor arguments and, once the forecaster has seen data, the numbers of its
+        :class:`ForecasterState` under ``"stream_state"`` (its arrays are in :meth:`state_dict`), so
+        ``neuroplastic.load`` of a checkpoint continues the stream; 0.1.0 checkpoints are migrated."""
         d = asdict(self.config)
-        state = self._stream_state()
-        if state is not None:
-            d["stream_state"] = state
+        if self._has_stream_state():
+            tree, _ = _fs.to_flat(self.state)
+            d["stream_state"] = {**tree, "keys": None if self._keys is None else list(self._keys)}
         return d
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SpikingForecaster:
-        """The forecaster of :meth:`get_config` output: fresh, or continuing its saved stream."""
+        """The forecaster of :meth:`get_config` output: fresh, or continuing its saved stream (then
+        :meth:`load_state_dict` supplies the arrays)."""
         cfg = dict(config)
-        state = cfg.pop("stream_state", None)
+        doc = cfg.pop("stream_state", None)
         f = cls(SpikingForecasterConfig(**cfg))
-        f._restore_stream_state(state)
+        if doc is not None:
+            f._keys = None if doc.get("keys") is None else tuple(doc["keys"])
+            if "version" not in doc:  # neuroplastic 0.1.0: the working objects, encoded
+                f._restore_stream_state(doc)
+                f._from_v1 = True  # its file holds the readout only
+            else:
+                f._unloaded = doc
         return f
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """The readout weights (the rest of the state restarts with the stream)."""
-        return {"readout": torch.from_numpy(self._state.w.copy())}
+        """The readout weights as ``readout`` and, once the stream has started, every array of the
+        state as ``stream.<field>`` (float64)."""
+        doc = self._unloaded
+        if doc is not None:  # the shapes the file must hold
+            out = {"readout": torch.zeros(tuple(doc["w"]["shape"]), dtype=torch.float64)}
+            for v in doc.values():
+                if isinstance(v, dict) and "tensor" in v:
+                    out[v["tensor"]] = torch.zeros(tuple(v["shape"]), dtype=torch.float64)
+            return out
+        out = {"readout": torch.from_numpy(self._state.w.copy())}
+        if self._has_stream_state() and not self._from_v1:
+            _, arrays = _fs.to_flat(self.state)
+            out.update({k: torch.from_numpy(np.array(a, dtype=np.float64)) for k, a in arrays.items()})
+        return out
 
     def load_state_dict(self, state: dict[str, torch.Tensor], strict: bool = True) -> None:
-        """Restore the readout weights."""
-        w = state["readout"].detach().cpu().double().numpy()
+        """Restore the saved arrays (the readout alone for a fresh stream)."""
+        arrays = {k: t.detach().cpu().double().numpy() for k, t in state.items()}
+        doc = self._unloaded
+        if doc is not None:
+            self._unloaded = None
+            self.state = _fs.from_flat({k: v for k, v in doc.items() if k != "keys"}, arrays)
+            return
+        w = arrays["readout"]
         if w.shape != self._state.w.shape:
             raise ValueError(f"readout of shape {w.shape} does not fit {self._state.w.shape}")
         self._state.w = w.copy()
+        self._from_v1 = False
 
 
 def persistence_forecast(values: Any) -> np.ndarray:
