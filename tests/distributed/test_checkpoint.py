@@ -96,3 +96,21 @@ def test_resume_epoch_needs_a_model_checkpoint(tmp_path):
         resume_epoch(tmp_path / "plain")
     save(m, tmp_path / "mc", extra={"epoch": 4})
     assert resume_epoch(tmp_path / "mc") == 5
+
+
+def test_save_on_main_passes_training_options(tmp_path):
+    """Outside a launch this process is the main one: save_on_main writes what fit(resume=) needs."""
+    from neuroplastic.distributed.checkpoint import save_on_main
+    from neuroplastic.io import load_config
+
+    x, y = _data()
+    straight = _fresh(0)
+    straight.fit(x, y, epochs=3, batch_size=B, seed=SEED, verbose=0)
+    first = _fresh(0)
+    first.fit(x, y, epochs=1, batch_size=B, seed=SEED, verbose=0)
+    save_on_main(first, tmp_path / "ck", include_optimizer=True)
+    assert load_config(tmp_path / "ck")["training"]["epoch"] == 0
+    resumed = Model.load(tmp_path / "ck")
+    resumed.fit(x, y, epochs=3, verbose=0, resume=tmp_path / "ck")
+    for k, v in straight.get_weights().items():
+        assert torch.equal(resumed.get_weights()[k], v)

@@ -211,3 +211,29 @@ def test_wandb_offline_run(tmp_path, monkeypatch) -> None:
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     assert list(runs[0].glob("*.wandb"))
+
+
+def test_model_checkpoint_keeps_the_training_state(tmp_path) -> None:
+    import os
+    import stat
+
+    x, y = data()
+    m = build_model("mlp_wide", n_in=2, n_out=2, hidden=[8], seed=0, device="cpu")
+    full = ModelCheckpoint(tmp_path / "full", monitor="loss")
+    lean = ModelCheckpoint(tmp_path / "lean", monitor="loss", include_optimizer=False)
+    m.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[full, lean])
+    doc = npio.load_config(tmp_path / "full")
+    assert doc["training"]["epoch"] == 1 and doc["training"]["fit_settings"]["batch_size"] == 8
+    assert doc["training"]["optimizer"]["class"] == "Adam" and "rng" in doc["training"]
+    assert any(k.startswith("training/optimizer/") for k in doc["tensors"])
+    lean_doc = npio.load_config(tmp_path / "lean")
+    assert "optimizer" not in lean_doc["training"] and not any(k.startswith("training/") for k in lean_doc["tensors"])
+    # weights-only files follow the umask like any other file (mkstemp/safetensors alone give 0600)
+    old = os.umask(0o022)
+    try:
+        m.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "w", save_weights_only=True,
+                                                                    monitor="loss")])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "w.safetensors").stat().st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "lean", "w.safetensors"]

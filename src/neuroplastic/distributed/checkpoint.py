@@ -64,17 +64,20 @@ def load_state_dict(module: nn.Module, state_dict: Mapping[str, Any], strict: bo
     return module
 
 
-def save_on_main(obj: Any, path: str | os.PathLike[str], *, extra: dict[str, Any] | None = None) -> Path:
+def save_on_main(obj: Any, path: str | os.PathLike[str], *, extra: dict[str, Any] | None = None,
+                 **training_options: Any) -> Path:
     """Save with :func:`neuroplastic.io.save` on rank 0, then wait until every rank gets here.
 
     ``obj`` may be a DDP-wrapped registered module (it is unwrapped). After the call the
     checkpoint is complete, so any rank may read it (on a shared file system).
+    ``training_options`` go to the object's training-state hook, e.g. ``include_optimizer=True``
+    for a :class:`~neuroplastic.training.Model` (what ``fit(..., resume=path)`` needs).
     """
     from neuroplastic.io import save
 
     path = Path(path)
     if is_main_process():
-        save(unwrap_module(obj) if isinstance(obj, nn.Module) else obj, path, extra=extra)
+        save(unwrap_module(obj) if isinstance(obj, nn.Module) else obj, path, extra=extra, **training_options)
     barrier()
     return path
 

@@ -50,6 +50,20 @@ def missing_hint(d: Path) -> str:
     return ": check the path (a checkpoint is a folder written by neuroplastic.save)"
 
 
+def umask_mode() -> int:
+    """The mode ``open()`` gives a new file here: ``0o666`` less the process umask."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:  # Linux: read without changing it
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _fsync_file(path: Path) -> None:
     with open(path, "r+b") as f:
         os.fsync(f.fileno())
@@ -161,7 +175,7 @@ def write_folder(d: Path, tensors: dict[str, torch.Tensor], text: str) -> Path:
             os.fsync(f.fileno())
         weights = tmp / WEIGHTS_NAME
         _st.save_file(tensors, str(weights), metadata={"format": "pt"})
-        os.chmod(weights, stat.S_IMODE(os.stat(cfg).st_mode))  # the umask's mode, like config.json
+        os.chmod(weights, stat.S_IMODE(os.stat(cfg).st_mode))  # the umask's mode, like config.json (not 0600)
         _fsync_file(weights)
         _fsync_dir(tmp)
         if d.exists():

@@ -199,12 +199,14 @@ class ModelCheckpoint(_Monitor):
     def _save_weights(self, path: Path) -> None:
         import safetensors.torch
 
+        from neuroplastic._core.atomic import atomic_path
+        from neuroplastic.io._fs import umask_mode
+
         target = path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         state = {k: v.detach().cpu().contiguous().clone() for k, v in self.model.module.state_dict().items()}
-        safetensors.torch.save_file(state, str(tmp))
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:  # fsynced, then renamed over the target
+            safetensors.torch.save_file(state, str(tmp))
+            os.chmod(tmp, umask_mode())  # like any file the process creates (mkstemp and safetensors give 0600)
 
 
 class CSVLogger(Callback):
