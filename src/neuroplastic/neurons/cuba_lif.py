@@ -39,7 +39,16 @@ from typing import NamedTuple, Union
 import torch
 
 from neuroplastic._core.checks import check_positive
-from neuroplastic.neurons._base import NeuronCell, NeuronSequence, register_reference
+from neuroplastic.neurons._base import (
+    NeuronCell,
+    NeuronSequence,
+    any_ge,
+    as_param,
+    has_tensor_params,
+    param_full_like,
+    param_like,
+    register_reference,
+)
 
 Number = Union[float, torch.Tensor]
 
@@ -71,6 +80,17 @@ def synaptic_propagator(tau_mem: float, tau_syn: float, dt: float) -> tuple[floa
     x = dt * (1.0 / tau_mem - 1.0 / tau_syn)
     phi = math.expm1(x) / x if x != 0.0 else 1.0
     return a, a * (dt / tau_mem) * phi, c
+
+
+def synaptic_propagator_tensor(tau_mem: Number, tau_syn: Number, dt: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`synaptic_propagator` for per-neuron time constants (float64 tensors that broadcast)."""
+    tm = torch.as_tensor(tau_mem, dtype=torch.float64)
+    ts = torch.as_tensor(tau_syn, dtype=torch.float64)
+    a, c = torch.exp(-dt / tm), torch.exp(-dt / ts)
+    x = dt * (1.0 / tm - 1.0 / ts)
+    safe = torch.where(x == 0, torch.ones_like(x), x)
+    phi = torch.where(x == 0, torch.ones_like(x), torch.expm1(safe) / safe)
+    return a, a * (dt / tm) * phi, c
 
 
 def to_steps(name: str, seconds: float, dt: float) -> int:
@@ -122,33 +142,44 @@ class CubaLIFParams:
             ``k + n_ref`` (Brian2's ``timestep(t - lastspike) >= timestep(t_ref)``).
         i_bias: constant input current in voltage units (shifts the steady state to
             ``v_rest + i_bias``).
+
+    Every field but ``t_ref`` may be a tensor of per-neuron values broadcasting over the trailing
+    dims of one input step (as in :class:`~neuroplastic.neurons.lif.LIFParams`).
     """
 
-    tau_mem: float = 20e-3
-    tau_syn_exc: float = 5e-3
-    tau_syn_inh: float = 10e-3
-    v_th: float = -50e-3
-    v_reset: float = -60e-3
-    v_rest: float = -49e-3
+    tau_mem: Number = 20e-3
+    tau_syn_exc: Number = 5e-3
+    tau_syn_inh: Number = 10e-3
+    v_th: Number = -50e-3
+    v_reset: Number = -60e-3
+    v_rest: Number = -49e-3
     t_ref: float = 5e-3
-    i_bias: float = 0.0
+    i_bias: Number = 0.0
 
     def __post_init__(self) -> None:
         for name in ("tau_mem", "tau_syn_exc", "tau_syn_inh"):
-            check_positive(name, getattr(self, name))
+            object.__setattr__(self, name, as_param(name, getattr(self, name), positive=True))
         check_positive("t_ref", self.t_ref, allow_zero=True)
         for name in ("v_th", "v_reset", "v_rest", "i_bias"):
-            if not math.isfinite(float(getattr(self, name))):
-                raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}")
-        if self.v_reset >= self.v_th:
+            object.__setattr__(self, name, as_param(name, getattr(self, name)))
+        if any_ge(self.v_reset, self.v_th):
             raise ValueError(f"v_reset ({self.v_reset}) must be below v_th ({self.v_th}): lower v_reset")
 
     def constants(self, dt: float) -> CubaLIFConstants:
-        """Per-step constants for step length ``dt`` (``t_ref`` must be a whole number of steps)."""
+        """Per-step constants for step length ``dt`` (``t_ref`` must be a whole number of steps);
+        float64 tensors where a parameter holds per-neuron values."""
+        n_ref = to_steps("t_ref", self.t_ref, dt)
+        if has_tensor_params(self):
+            check_positive("dt", dt)
+            a, b_exc, c_exc = synaptic_propagator_tensor(self.tau_mem, self.tau_syn_exc, dt)
+            _, b_inh, c_inh = synaptic_propagator_tensor(self.tau_mem, self.tau_syn_inh, dt)
+            as64 = lambda v: torch.as_tensor(v, dtype=torch.float64)  # noqa: E731
+            return CubaLIFConstants(a, b_exc, b_inh, c_exc, c_inh, as64(self.v_rest) + as64(self.i_bias),
+                                    as64(self.v_th), as64(self.v_reset), n_ref)
         a, b_exc, c_exc = synaptic_propagator(self.tau_mem, self.tau_syn_exc, dt)
         _, b_inh, c_inh = synaptic_propagator(self.tau_mem, self.tau_syn_inh, dt)
         return CubaLIFConstants(a, b_exc, b_inh, c_exc, c_inh, self.v_rest + self.i_bias, float(self.v_th),
-                                float(self.v_reset), to_steps("t_ref", self.t_ref, dt))
+                                float(self.v_reset), n_ref)
 
 
 class CubaLIFState(NamedTuple):
@@ -163,7 +194,7 @@ class CubaLIFState(NamedTuple):
 
 def cuba_lif_init(x: torch.Tensor, params: CubaLIFParams) -> CubaLIFState:
     """Resting state shaped like one step's input ``x``: ``v = v_rest``, no current, not refractory."""
-    return CubaLIFState(torch.full_like(x, params.v_rest), torch.zeros_like(x), torch.zeros_like(x),
+    return CubaLIFState(param_full_like(params.v_rest, x), torch.zeros_like(x), torch.zeros_like(x),
                         torch.zeros(x.shape, dtype=torch.int32, device=x.device))
 
 
@@ -192,7 +223,10 @@ def cuba_lif_step(x: torch.Tensor, state: CubaLIFState, params: CubaLIFParams, d
     if state.v.shape != x.shape:
         raise ValueError(f"state shape {tuple(state.v.shape)} != input shape {tuple(x.shape)}: pass "
                          "cuba_lif_init(x, params) to start fresh")
-    s, new = cuba_lif_integrate(state, params.constants(dt))
+    k = params.constants(dt)
+    if isinstance(k.a, torch.Tensor):  # per-neuron constants: on x's device and dtype
+        k = CubaLIFConstants(*(param_like(v, x) for v in k[:-1]), k.n_ref)
+    s, new = cuba_lif_integrate(state, k)
     ii = new.i_inh if x_inh is None else new.i_inh + x_inh
     return s.to(x.dtype), new._replace(i_exc=new.i_exc + x, i_inh=ii)
 

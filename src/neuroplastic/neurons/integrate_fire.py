@@ -27,14 +27,21 @@ Example:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
 
 from neuroplastic._core.checks import check_in_choices
-from neuroplastic.neurons._base import NeuronCell, register_reference
+from neuroplastic.neurons._base import (
+    NeuronCell,
+    ParamLike,
+    any_ge,
+    as_param,
+    param_full_like,
+    param_like,
+    register_reference,
+)
 from neuroplastic.neurons.lif import LIF, RESETS, apply_reset
 from neuroplastic.neurons.surrogate import SurrogateLike, as_surrogate
 
@@ -52,12 +59,15 @@ class IFParams:
         reset: ``"subtract"``, ``"zero"`` (to ``v_reset``) or ``"none"``.
         surrogate: surrogate gradient of the threshold (name, dict or :class:`Surrogate`).
         detach_reset: if True, no gradient flows through the reset term.
+
+    ``v_th``, ``v_reset``, ``r`` and ``v_init`` are numbers or per-neuron tensors broadcasting over
+    the trailing dims of one input step.
     """
 
-    v_th: float = 1.0
-    v_reset: float = 0.0
-    r: float = 1.0
-    v_init: float = 0.0
+    v_th: ParamLike = 1.0
+    v_reset: ParamLike = 0.0
+    r: ParamLike = 1.0
+    v_init: ParamLike = 0.0
     reset: str = "subtract"
     surrogate: SurrogateLike = field(default=None)
     detach_reset: bool = False
@@ -65,9 +75,11 @@ class IFParams:
     def __post_init__(self) -> None:
         for name in ("v_th", "v_reset", "r", "v_init"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if self.v_th <= self.v_reset:
+            try:
+                object.__setattr__(self, name, as_param(name, value))
+            except TypeError:
+                raise ValueError(f"{name} must be a finite number or per-neuron tensor, got {value!r}") from None
+        if any_ge(self.v_reset, self.v_th):
             raise ValueError(f"v_th ({self.v_th}) must be above v_reset ({self.v_reset}): raise v_th or lower v_reset")
         check_in_choices("reset", self.reset, RESETS)
         object.__setattr__(self, "surrogate", as_surrogate(self.surrogate))
@@ -81,15 +93,16 @@ class IFState(NamedTuple):
 
 def if_init(x: torch.Tensor, params: IFParams) -> IFState:
     """Resting state (``v = v_init``) shaped like one step's input ``x``."""
-    return IFState(torch.full_like(x, params.v_init))
+    return IFState(param_full_like(params.v_init, x))
 
 
 def if_step(x: torch.Tensor, state: IFState, params: IFParams, dt: float = 1e-3) -> tuple[torch.Tensor, IFState]:
     """One integrate-and-fire step; returns ``(spikes, new_state)``; ``dt`` is accepted for the
     common step signature and does not enter the update."""
-    v_int = state.v + params.r * x
-    s = params.surrogate(v_int - params.v_th)
-    v = apply_reset(v_int, s, params.v_th, params.v_reset, params.reset, params.detach_reset)
+    v_int = state.v + param_like(params.r, x) * x
+    v_th = param_like(params.v_th, x)
+    s = params.surrogate(v_int - v_th)
+    v = apply_reset(v_int, s, v_th, param_like(params.v_reset, x), params.reset, params.detach_reset)
     return s, IFState(v)
 
 

@@ -7,26 +7,39 @@ The output at each step is the membrane potential itself.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 
-from neuroplastic._core.checks import check_positive
-from neuroplastic.neurons._base import NeuronCell, NeuronSequence, register_reference
+from neuroplastic.neurons._base import (
+    NeuronCell,
+    NeuronSequence,
+    ParamLike,
+    as_param,
+    exp_decay,
+    param_full_like,
+    param_like,
+    register_reference,
+)
 
 
 @dataclass(frozen=True)
 class LIParams:
-    """Leaky integrator: membrane time constant ``tau_mem`` (s), ``v_leak``, resistance ``r``."""
+    """Leaky integrator: membrane time constant ``tau_mem`` (s), ``v_leak``, resistance ``r``.
 
-    tau_mem: float = 20e-3
-    v_leak: float = 0.0
-    r: float = 1.0
+    Each is a number or a tensor of per-neuron values broadcasting over the trailing dims of one
+    input step (as in :class:`~neuroplastic.neurons.lif.LIFParams`).
+    """
+
+    tau_mem: ParamLike = 20e-3
+    v_leak: ParamLike = 0.0
+    r: ParamLike = 1.0
 
     def __post_init__(self) -> None:
-        check_positive("tau_mem", self.tau_mem)
+        object.__setattr__(self, "tau_mem", as_param("tau_mem", self.tau_mem, positive=True))
+        object.__setattr__(self, "v_leak", as_param("v_leak", self.v_leak))
+        object.__setattr__(self, "r", as_param("r", self.r))
 
 
 class LIState(NamedTuple):
@@ -37,13 +50,14 @@ class LIState(NamedTuple):
 
 def li_init(x: torch.Tensor, params: LIParams) -> LIState:
     """Resting state shaped like one step's input."""
-    return LIState(torch.full_like(x, params.v_leak))
+    return LIState(param_full_like(params.v_leak, x))
 
 
 def li_step(x: torch.Tensor, state: LIState, params: LIParams, dt: float = 1e-3) -> tuple[torch.Tensor, LIState]:
     """One exact leaky-integration step. Returns ``(v, new_state)``."""
-    beta = math.exp(-dt / params.tau_mem)
-    v = params.v_leak + (state.v - params.v_leak) * beta + (1.0 - beta) * params.r * x
+    beta = param_like(exp_decay(dt, params.tau_mem), x)
+    v_leak = param_like(params.v_leak, x)
+    v = v_leak + (state.v - v_leak) * beta + (1.0 - beta) * param_like(params.r, x) * x
     return v, LIState(v)
 
 
