@@ -1,7 +1,9 @@
 """The ``neuroplastic`` command (click): thin wrappers around :mod:`neuroplastic.apps`."""
 from __future__ import annotations
 
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -9,21 +11,94 @@ import click
 from neuroplastic._version import __version__
 
 
+#: Exit code of an error the user can fix (as click's own usage errors).
+USER_ERROR_EXIT = 2
+
+
+class UserError(click.ClickException):
+    """One line on standard error, exit code 2."""
+
+    exit_code = USER_ERROR_EXIT
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the input, the options or the machine need a fix", never "a bug"."""
+    from neuroplastic._core.errors import NeuroplasticError
+
+    kinds: list[type[BaseException]] = [NeuroplasticError, OSError, ValueError, MemoryError]
+    try:  # an environment problem (not launched by torchrun, a peer that died), not a bug
+        from neuroplastic.distributed.process_group import DistributedError
+
+        kinds.append(DistributedError)
+    except ImportError:  # pragma: no cover - torch.distributed missing
+        pass
+    return tuple(kinds)
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.errno is not None and e.strerror:
+        # a raw OSError from the system (permission denied, disk full, read-only file system)
+        where = f" {e.filename!r}" if e.filename else ""
+        fix = {13: "choose a folder you can write to or fix its permissions",
+               28: "free some disk space or write elsewhere",
+               30: "write to a writable file system",
+               2: "check the path"}.get(e.errno or 0, "check the path and its permissions")
+        return f"{e.strerror}:{where}: {fix}"
+    if isinstance(e, MemoryError):
+        return "out of memory: use a smaller input or settings that need less memory"
+    msg = str(e) or type(e).__name__
+    return " ".join(msg.split()) if "\n" in msg else msg
+
+
 class _Group(click.Group):
-    """Turns expected errors (bad input, bad files) into a one-line message and exit code 2."""
+    """Turns errors the user can fix into one line on standard error and exit code 2.
+
+    What is converted: the library's own :class:`~neuroplastic._core.errors.NeuroplasticError`
+    (bad data, options, states), ``ValueError`` (the checks that name the fix raise it),
+    ``OSError`` (a file that cannot be read or written, permission denied, disk full) and
+    ``DistributedError``. Anything else (``KeyError``, ``AttributeError``, ``TypeError`` ...)
+    is a bug: it keeps its traceback, after a line saying so. ``--debug`` (or
+    ``NEUROPLASTIC_DEBUG=1``) shows the traceback of every error.
+    """
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        debug = bool(ctx.params.get("debug")) or os.environ.get("NEUROPLASTIC_DEBUG", "") not in ("", "0")
+        shown = warnings.showwarning
+        if not debug:  # a warning is one line too ("Warning: ..."), without the source line that raised it
+            warnings.showwarning = lambda message, *a, **k: click.echo(f"Warning: {message}", err=True)
         try:
             return super().invoke(ctx)
-        except (ValueError, FileNotFoundError, KeyError, ImportError) as e:
-            msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-            raise click.ClickException(f"{type(e).__name__}: {msg}") from e
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:
+            if isinstance(e, _user_error_types()) and not isinstance(e, (UnicodeEncodeError,)):
+                if debug:
+                    raise
+                raise UserError(_one_line(e)) from e
+            click.echo(f"Error: internal error ({type(e).__name__}): this is a bug in neuroplastic {__version__}; "
+                       "please report it with the command you ran and the traceback below", err=True)
+            raise
+        finally:
+            warnings.showwarning = shown
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="neuroplastic")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the full traceback of any error (also NEUROPLASTIC_DEBUG=1).")
+def main(debug: bool) -> None:
     """neuroplastic: brain-inspired neural networks (spiking neurons, plasticity, streams)."""
+
+
+_STRICT_TIME = click.option("--strict-time", is_flag=True,
+                            help="Refuse timestamps that go backwards (default: a clock that steps back, e.g. at a "
+                                 "daylight-saving change, is processed in file order with a warning naming the lines).")
+_ENCODING = click.option("--encoding", default="auto", show_default=True,
+                         help="Text encoding of the file: auto reads UTF-8 (with or without BOM), else Latin-1 "
+                              "with a warning; or name one (cp1252, utf-16 ...).")
+
+
+#: --seed: the seeds numpy, torch and scikit-learn all accept
+_SEED = click.IntRange(0, 2**32 - 1)
 
 
 @main.command()
@@ -34,11 +109,16 @@ def main() -> None:
               show_default=True, help="Folder for plots and results.json.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write {dataset, results: [...]} to this file.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights and shuffling.")
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed for weights and shuffling (0 to 2**32-1).")
 @click.option("-v", "--verbose", count=True, help="Show training progress bars.")
 def demo(dataset: str, quick: bool, out: Path, json_path: Path | None, seed: int, verbose: int) -> None:
     """Train bio-inspired models beside the founding backprop baseline and compare them."""
+    from neuroplastic._core.checks import check_output_path
     from neuroplastic.apps.demo import run_demo
+
+    check_output_path(out, folder=True)
+    if json_path is not None:
+        check_output_path(json_path, option="--json")
 
     run_demo(dataset, quick=quick, out=out, json_path=json_path, seed=seed, verbose=min(verbose, 1), echo=click.echo)
 
@@ -55,14 +135,15 @@ def demo(dataset: str, quick: bool, out: Path, json_path: Path | None, seed: int
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--epochs", type=int, default=None, help="Override the model's tuned number of epochs.")
 @click.option("--test-size", type=float, default=0.25, show_default=True, help="Held-out fraction for the report.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed (0 to 2**32-1).")
 @click.option("--strategy", type=click.Choice(["none", "ddp"]), default="none", show_default=True,
               help="ddp: data-parallel across processes (launch with torchrun).")
 @click.option("--exclude", multiple=True, metavar="COLUMN",
               help="Leave this column out of the features (an identifier, free text); repeat for several.")
+@_ENCODING
 @click.option("-v", "--verbose", count=True, help="Show training progress bars.")
 def train(data_path: Path, target: str, model_kind: str, out: Path, epochs: int | None, test_size: float,
-          seed: int, strategy: str, exclude: tuple[str, ...], verbose: int) -> None:
+          seed: int, strategy: str, exclude: tuple[str, ...], encoding: str, verbose: int) -> None:
     """Train a classifier on a CSV table; save the model and a report under OUT.
 
     Every column but the target is a feature: numbers as they are, text columns one-hot encoded
@@ -72,7 +153,7 @@ def train(data_path: Path, target: str, model_kind: str, out: Path, epochs: int 
 
     train_csv(data_path, target, out, model=model_kind, epochs=epochs, test_size=test_size, seed=seed,
               strategy=None if strategy == "none" else strategy, verbose=min(verbose, 1), exclude=exclude,
-              echo=click.echo)
+              encoding=encoding, echo=click.echo)
 
 
 @main.command()
@@ -106,13 +187,20 @@ def predict(model_dir: Path, data_path: Path, out: Path | None, proba: bool) -> 
 @click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Detector checkpoint folder: continue the stream saved there (if any), then save it again. "
                    "Feeding a stream file by file this way gives the same scores as one long file.")
+@_STRICT_TIME
+@_ENCODING
 def detect(data_path: Path, out: Path | None, columns: tuple[str, ...], on_bad: str, no_progress: bool,
-           state: Path | None) -> None:
-    """Stream a CSV through the online anomaly detector: one score in [0, 1] per input row, in order."""
+           state: Path | None, strict_time: bool, encoding: str) -> None:
+    """Stream a CSV through the online anomaly detector: one score in [0, 1] per input row, in order.
+
+    The file (any of , ; tab | as delimiter) is read in blocks and checked in full before any
+    output, and memory does not grow with its length.
+    """
     from neuroplastic.streaming.commands import detect_csv
 
     detect_csv(data_path, out if out is not None else sys.stdout, columns=list(columns) or None, on_bad=on_bad,
-               progress=not no_progress, state=state)
+               progress=not no_progress, state=state, strict_time=strict_time, encoding=encoding,
+               return_scores=False)
     if out is not None:
         click.echo(f"wrote {out}", err=True)
 
@@ -129,13 +217,15 @@ def detect(data_path: Path, out: Path | None, columns: tuple[str, ...], on_bad: 
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Forecaster checkpoint folder: continue the stream saved there (if any), then save it again.")
+@_STRICT_TIME
+@_ENCODING
 def forecast(data_path: Path, out: Path | None, column: str | None, on_bad: str, no_progress: bool,
-             state: Path | None) -> None:
+             state: Path | None, strict_time: bool, encoding: str) -> None:
     """Forecast a CSV stream one step ahead, learning online: one forecast per input row, in order."""
     from neuroplastic.streaming.commands import forecast_csv
 
     res = forecast_csv(data_path, out if out is not None else sys.stdout, column=column, on_bad=on_bad,
-                       progress=not no_progress, state=state)
+                       progress=not no_progress, state=state, strict_time=strict_time, encoding=encoding)
     if res["n"]:
         ratio = res["mae"] / res["mae_persistence"] if res["mae_persistence"] > 0 else float("nan")
         click.echo(f"{res['n']} forecasts: MAE {res['mae']:.6g}, persistence {res['mae_persistence']:.6g} "
@@ -154,11 +244,18 @@ def forecast(data_path: Path, out: Path | None, column: str | None, on_bad: str,
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the scores per profile and the threshold as JSON.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def nab(corpus: Path, out: Path, threshold: float | None, json_path: Path | None, no_progress: bool) -> None:
-    """Run the detector on every NAB stream under CORPUS/data and score it with NAB's rules."""
+@_STRICT_TIME
+def nab(corpus: Path, out: Path, threshold: float | None, json_path: Path | None, no_progress: bool,
+        strict_time: bool) -> None:
+    """Run the detector on every NAB stream under CORPUS/data and score it with NAB's rules.
+
+    Rows are processed and scored in file order, as NAB does, also in a stream whose clock steps
+    back (a warning names the lines; --strict-time refuses it).
+    """
     from neuroplastic.streaming.commands import run_nab
 
-    run_nab(corpus, out, threshold=threshold, json_path=json_path, progress=not no_progress, echo=click.echo)
+    run_nab(corpus, out, threshold=threshold, json_path=json_path, progress=not no_progress, echo=click.echo,
+            strict_time=strict_time)
 
 
 @main.command()
@@ -170,7 +267,7 @@ def nab(corpus: Path, out: Path, threshold: float | None, json_path: Path | None
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for robustness.json and robustness.png.")
 @click.option("--repeats", type=int, default=3, show_default=True, help="Random draws per level.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed (0 to 2**32-1).")
 def robustness(model_dirs: tuple[Path, ...], data_path: Path, out: Path, repeats: int, seed: int) -> None:
     """Accuracy under input noise, feature dropout, synapse lesions and neuron death, side by side."""
     from neuroplastic.apps.tabular import robustness_csv

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
+from pathlib import Path
 from typing import Any, Iterable
 
 import torch
@@ -79,8 +81,18 @@ def check_finite(name: str, x: torch.Tensor, *, force: bool = False) -> torch.Te
     if bool(torch.isfinite(x.detach().sum())):
         return x
     if not bool(torch.isfinite(x).all()):
-        n_bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(f"{name} contains {n_bad} NaN/inf values: clean or impute the input first")
+        from neuroplastic._core.errors import DataError
+
+        n_nan = int(torch.isnan(x).sum())
+        n_inf = int(torch.isinf(x).sum())
+        if n_nan:
+            more = f" (and {n_inf} infinite)" if n_inf else ""
+            raise DataError(f"{name} contains {n_nan} NaN values{more}: clean or impute the input first")
+        big = torch.finfo(x.dtype).max
+        raise DataError(
+            f"{name} contains {n_inf} infinite values: if the data has none, values beyond the {x.dtype} range "
+            f"(|x| > {big:.3g}) overflowed when converted to {x.dtype}: rescale them (other units, a logarithm) "
+            "or standardise the features first")
     return x
 
 
@@ -102,3 +114,51 @@ def check_batch(name: str, state_batch: int, input_batch: int) -> None:
         raise ValueError(
             f"{name} batch {state_batch} != input batch {input_batch}: pass state=None to start fresh"
         )
+
+
+def check_output_path(path: str | os.PathLike, *, folder: bool = False, inputs: Iterable[Any] = (),
+                      option: str = "--out") -> None:
+    """Raise before any work if ``path`` cannot be written, so that no finished result is lost.
+
+    Checks that ``path`` is not one of ``inputs`` (a result never replaces its input), that it is
+    of the right kind (a folder for ``folder=True``, else not a folder), and that a file can be
+    created where it goes (by creating and removing a probe file in it, or in its nearest existing
+    parent folder: the only check that also sees read-only file systems and holds for root).
+
+    Raises:
+        OutputError: with the reason and the fix.
+    """
+    from neuroplastic._core.errors import OutputError
+
+    p = Path(path).expanduser()
+    for src in inputs:
+        if src is None:
+            continue
+        s = Path(src).expanduser()
+        try:
+            same = p.exists() and s.exists() and os.path.samefile(p, s)
+        except OSError:
+            same = False
+        if same or p.resolve() == s.resolve():
+            raise OutputError(f"{option} {p} is the input file {s}: writing there would replace the input; "
+                              "choose another output path")
+    if p.exists():
+        if folder and not p.is_dir():
+            raise OutputError(f"{option} {p} is a file, not a folder: pass a folder path (it is created if missing)")
+        if not folder and p.is_dir():
+            raise OutputError(f"{option} {p} is a folder: pass a file path")
+    probe_dir = p if (folder and p.is_dir()) else p.parent
+    while not probe_dir.exists() and probe_dir != probe_dir.parent:
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir():
+        raise OutputError(f"{option} {p}: {probe_dir} is a file, so nothing can be created under it: "
+                          "choose another path")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".neuroplastic-write-check-", dir=probe_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(f"{option} {p} cannot be written ({e.strerror or e} in {probe_dir}): choose a folder "
+                          "you can write to, or fix its permissions") from None
+    if p.is_file() and not os.access(p, os.W_OK):
+        raise OutputError(f"{option} {p} exists and is read-only: choose another path or make it writable")

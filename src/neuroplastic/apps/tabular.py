@@ -11,19 +11,50 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from neuroplastic._core.atomic import atomic_write_text
+from neuroplastic._core.atomic import atomic_path
+from neuroplastic._core.checks import check_output_path
+from neuroplastic._core.errors import InputError
 from neuroplastic._core.seed import seed_everything
 
 MODEL_NAMES = {"snn": "snn", "mlp": "mlp_wide", "mlp-founding": "mlp_founding",
                "plasticity": "plasticity", "hybrid": "hybrid"}
 #: models trained through ``SNNClassifier(learning=...)`` (saved as estimator checkpoints)
 ESTIMATOR_MODELS = ("plasticity", "hybrid")
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` atomically, with the mode any new file gets here (the umask's, not mkstemp's 0600)."""
+    from neuroplastic.io._fs import umask_mode
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        os.chmod(tmp, umask_mode())
+    return Path(path)
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**32:
+        raise InputError(f"seed must be an integer from 0 to 2**32-1, got {seed!r}: pass e.g. --seed 0")
+    return int(seed)
+
+
+def _check_ddp_launch(strategy: str | None) -> None:
+    """``ddp`` needs torchrun's environment: say so before reading data or training."""
+    if strategy in (None, "none"):
+        return
+    need = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+    missing = [k for k in need if k not in os.environ]
+    if missing:
+        raise InputError(f"--strategy {strategy} runs one process per worker, but {', '.join(missing)} "
+                         "is not set: launch it with torchrun, e.g. `torchrun --nproc-per-node=2 -m neuroplastic "
+                         "train ... --strategy ddp`, or drop --strategy")
 
 
 def _n_params(clf: Any) -> int:
@@ -34,7 +65,8 @@ def _n_params(clf: Any) -> int:
 
 def train_csv(data: str | Path, target: str, out: str | Path, *, model: str = "snn", epochs: int | None = None,
               test_size: float = 0.25, seed: int = 0, strategy: str | None = None, verbose: int = 0,
-              exclude: Sequence[str] = (), echo: Callable[[str], None] = print) -> dict[str, Any]:
+              exclude: Sequence[str] = (), encoding: str = "auto",
+              echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Train a classifier on ``data`` predicting column ``target``; returns the report dict.
 
     Every other column is a feature (text columns one-hot encoded, see
@@ -46,20 +78,24 @@ def train_csv(data: str | Path, target: str, out: str | Path, *, model: str = "s
     from neuroplastic.training import build_model
 
     if model not in MODEL_NAMES:
-        raise ValueError(f"unknown model {model!r}: choose one of {', '.join(MODEL_NAMES)}")
+        raise InputError(f"unknown model {model!r}: choose one of {', '.join(MODEL_NAMES)}")
     if not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+        raise InputError(f"test_size must be in (0, 1), got {test_size}")
+    if epochs is not None and epochs < 1:
+        raise InputError(f"epochs must be >= 1, got {epochs}")
+    seed = _check_seed(seed)
+    if model in ESTIMATOR_MODELS and strategy not in (None, "none"):
+        raise InputError(f"--strategy {strategy} trains the gradient models only: use --model snn or mlp with ddp")
+    _check_ddp_launch(strategy)
     out = Path(out)
-    split = load_csv(data, target, test_size=test_size, seed=seed, exclude=list(exclude))
+    if _is_main_process():   # before any work: a finished training run is never lost at write time
+        check_output_path(out, folder=True, inputs=[data])
+    split = load_csv(data, target, test_size=test_size, seed=seed, exclude=list(exclude), encoding=encoding)
     enc = split.encoder
     classes = list(enc.classes_.tolist())
     n_in = split.x_train.shape[1]
-    if epochs is not None and epochs < 1:
-        raise ValueError("epochs must be >= 1")
     seed_everything(seed)
     if model in ESTIMATOR_MODELS:
-        if strategy not in (None, "none"):
-            raise ValueError(f"--strategy {strategy} trains the gradient models only: use --model snn or mlp with ddp")
         from neuroplastic.training.sklearn import SNNClassifier
 
         clf = SNNClassifier(learning=model, max_epochs=epochs, random_state=seed, verbose=verbose)
@@ -126,7 +162,12 @@ def load_trained(model_dir: str | Path) -> tuple[Any, Any, dict[str, Any]]:
 
 
 def predict_csv(model_dir: str | Path, data: str | Path, out: str | Path | None = None, *, proba: bool = False) -> str:
-    """Predict every row of ``data``; writes ``out`` atomically (if given) and returns the CSV text."""
+    """Predict every row of ``data``; writes ``out`` atomically (if given) and returns the CSV text.
+
+    ``out`` is checked before any work, and may not be ``data`` itself.
+    """
+    if out is not None:
+        check_output_path(out, inputs=[data] if isinstance(data, (str, os.PathLike)) else [])
     model, enc, extra = load_trained(model_dir)
     x = enc.transform(data)
     codes = np.asarray(model.predict(x)).astype(int)
@@ -146,7 +187,7 @@ def predict_csv(model_dir: str | Path, data: str | Path, out: str | Path | None 
         w.writerow(row)
     text = buf.getvalue()
     if len(labels) != x.shape[0]:  # pragma: no cover - defensive: one output row per input row
-        raise RuntimeError("prediction count differs from the input row count")
+        raise RuntimeError("prediction count differs from the input row count: this is a bug")
     if out is not None:
         atomic_write_text(out, text)
     return text
@@ -157,23 +198,30 @@ def robustness_csv(model_dirs: list[str | Path], data: str | Path, out: str | Pa
     """Robustness report of models written by :func:`train_csv` on a labelled CSV."""
     from neuroplastic.robustness import plot_robustness, robustness_report
 
+    from neuroplastic.datasets import read_csv
+
+    seed = _check_seed(seed)
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise InputError(f"repeats must be an integer >= 1, got {repeats!r}")
+    out = Path(out)
+    check_output_path(out, folder=True, inputs=[data])
+    table = read_csv(data) if isinstance(data, (str, os.PathLike)) else data   # read once
     models: dict[str, Any] = {}
-    x = y = None
+    splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}   # each model through its own encoder
     classes = None
     for d in model_dirs:
         model, enc, extra = load_trained(d)
         if classes is None:
             classes = enc.classes_.tolist()
-            x, y = enc.transform(data), enc.transform_target(data)
         elif enc.classes_.tolist() != classes:
-            raise ValueError(f"{d} predicts classes {enc.classes_.tolist()} but the first model {classes}: "
+            raise InputError(f"{d} predicts classes {enc.classes_.tolist()} but the first model {classes}: "
                              "compare models trained on the same target")
         name = Path(d).name
         while name in models:
             name += "'"
         models[name] = model
-    report = robustness_report(models, (x, y), repeats=repeats, seed=seed)
-    out = Path(out)
+        splits[name] = (enc.transform(table), enc.transform_target(table))
+    report = robustness_report(models, splits, repeats=repeats, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "robustness.json", json.dumps(report, indent=2))
     plot_robustness(report, str(out / "robustness.png"))

@@ -47,7 +47,26 @@ def missing_hint(d: Path) -> str:
     if leftovers:
         return (f"; a save was interrupted and left the previous checkpoint at {leftovers[-1]}: "
                 f"rename it to {d} to recover it")
-    return ": check the path (a checkpoint is a folder written by neuroplastic.save)"
+    parent = d.parent
+    if parent.is_dir():
+        # "model" given but "model.pkl" there, or "model.pkl" given and "model" (the folder) there
+        near = sorted(q for q in parent.glob(f"{glob_escape(d.stem)}*") if q != d and (q.stem == d.stem or q.name == d.stem))
+        if near:
+            q = near[0]
+            kind = "folder" if q.is_dir() else "file"
+            return (f" (but the {kind} {q} exists: did you mean it? a checkpoint is a folder written by "
+                    "neuroplastic.save; pickles are never loaded)")
+        return ": check the path (a checkpoint is a folder written by neuroplastic.save)"
+    missing = d
+    while not missing.parent.exists() and missing.parent != missing:
+        missing = missing.parent
+    return (f": {missing.parent} holds no {missing.name!r} (the first missing part of the path; working directory "
+            f"{os.getcwd()}): check the path")
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters escaped."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def umask_mode() -> int:

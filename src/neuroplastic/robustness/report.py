@@ -64,7 +64,10 @@ def robustness_report(models: Mapping[str, Any], split: Any, *, noise: Sequence[
         models: ``{name: model}``; a model is a neuroplastic ``Model``, a fitted estimator
             (``predict``) or an ``nn.Module`` (argmax of its output, summed over time if
             time-first).
-        split: a :class:`~neuroplastic.datasets.Split` (its test part is used) or ``(x, y)``.
+        split: a :class:`~neuroplastic.datasets.Split` (its test part is used) or ``(x, y)``;
+            or ``{name: split}`` giving each model its own encoding of the same rows (models
+            trained with different feature encoders): the labels must then agree, and each
+            model's inputs are perturbed with the same random draws.
         noise: standard deviations of additive Gaussian noise (inputs are then clipped to the
             clean data's range, so rate/latency encoders still accept them).
         dropout: probabilities of zeroing each input feature.
@@ -84,22 +87,43 @@ def robustness_report(models: Mapping[str, Any], split: Any, *, noise: Sequence[
         raise ValueError("pass at least one model: robustness_report({'snn': snn, 'mlp': mlp}, split)")
     if int(repeats) < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats!r}")
-    x, y = _test_data(split)
+    per_model = isinstance(split, Mapping)
+    if per_model:
+        missing = [str(n) for n in models if n not in split]
+        if missing:
+            raise ValueError(f"split has no data for model(s) {', '.join(missing)}: give {{name: (x, y)}} for every "
+                             "model, or one split for all")
+        data = {n: _test_data(split[n]) for n in models}
+    else:
+        xy = _test_data(split)
+        data = {n: xy for n in models}
     if max_samples is not None:
-        x, y = x[:max_samples], y[:max_samples]
+        data = {n: (x[:max_samples], y[:max_samples]) for n, (x, y) in data.items()}
+    y = next(iter(data.values()))[1]
+    for n, (xn, yn) in data.items():
+        if len(xn) != len(y) or not np.array_equal(yn, y):
+            raise ValueError(f"model {n!r} is given other labels than the first model: compare models on the same rows")
     levels = {"noise": noise, "dropout": dropout, "lesion": lesion, "death": death}
     levels = {k: [float(v) for v in (DEFAULT_LEVELS[k] if vals is None else vals)] for k, vals in levels.items()}
-    lo, hi = float(x.min()), float(x.max())
     out: dict[str, Any] = {"seed": int(seed), "repeats": int(repeats), "n_samples": int(len(y)), "levels": levels,
                            "models": {}}
-    # inputs: drawn once per (kind, level, repeat), shared by all models
-    inputs: dict[tuple[str, int, int], np.ndarray] = {}
-    for kind in ("noise", "dropout"):
-        for li, v in enumerate(levels[kind]):
-            for r in range(repeats):
-                rng = np.random.default_rng(_seed_for(seed, kind, li, r))
-                inputs[kind, li, r] = add_noise(x, v, rng, clip=(lo, hi)) if kind == "noise" else drop_features(x, v, rng)
+
+    def perturbed(x: np.ndarray) -> dict[tuple[str, int, int], np.ndarray]:
+        """Inputs drawn once per (kind, level, repeat) from fixed seeds: the same draws for every model."""
+        lo, hi = float(x.min()), float(x.max())
+        drawn: dict[tuple[str, int, int], np.ndarray] = {}
+        for kind in ("noise", "dropout"):
+            for li, v in enumerate(levels[kind]):
+                for r in range(repeats):
+                    rng = np.random.default_rng(_seed_for(seed, kind, li, r))
+                    drawn[kind, li, r] = (add_noise(x, v, rng, clip=(lo, hi)) if kind == "noise"
+                                          else drop_features(x, v, rng))
+        return drawn
+
+    shared = None if per_model else perturbed(data[next(iter(models))][0])
     for name, model in models.items():
+        x = data[name][0]
+        inputs = shared if shared is not None else perturbed(x)
         res: dict[str, Any] = {"clean": _evaluate(model, x, y, seed)}
         for kind in ("noise", "dropout", "lesion", "death"):
             why = _not_applicable(model, kind)

@@ -2,7 +2,8 @@
 time) and `load_csv` (read, stratified split, encode).
 
 Only the standard library's `csv` module and numpy are used; pandas is not needed, though a
-pandas ``DataFrame`` is accepted wherever a table is.
+pandas ``DataFrame`` is accepted wherever a table is. Files are read by ``_read`` (delimiter
+detection, UTF-8/BOM/Latin-1, cells of any length, the file named in every error).
 
 * ``_cells``: `Table`, `read_csv` and the rules for single cells;
 * ``encoder``: `TableEncoder`.
@@ -13,6 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from neuroplastic._core.errors import DataError
 from neuroplastic.datasets._split import stratified_indices
 from neuroplastic.datasets._types import Split
 from neuroplastic.datasets.table._cells import MISSING_TOKENS, Table, _encode_labels, _is_number, read_csv
@@ -31,7 +33,8 @@ def load_csv(
     features: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
     categorical: str | Sequence[str] = "auto",
-    delimiter: str = ",",
+    delimiter: str | None = None,
+    encoding: str = "auto",
 ) -> Split:
     """Read a numeric CSV, split it stratified by ``target``, and encode both parts.
 
@@ -48,7 +51,8 @@ def load_csv(
         features: Feature columns to use (default: all but target and ``exclude``).
         exclude: Columns to leave out.
         categorical: Columns to one-hot encode, or ``"auto"`` (text columns); see `TableEncoder`.
-        delimiter: Field separator.
+        delimiter: Field separator, or ``None`` to detect it (``,`` ``;`` tab ``|``).
+        encoding: ``"auto"`` (UTF-8 with or without BOM, else Latin-1 with a warning) or a codec.
 
     Returns:
         `Split` (float32 features, int64 codes; ``class_names`` from ``encoder.classes_``;
@@ -58,15 +62,21 @@ def load_csv(
         FileNotFoundError: No such file.
         ValueError: Missing target column (the message lists the columns), a missing cell or a
             stray text cell in a numeric column (column and line named), a text column with too
-            many categories, or a class with fewer than 2 rows.
+            many categories, a target with one class only, or a class with fewer than 2 rows.
     """
-    t = read_csv(path, delimiter=delimiter)
+    t = read_csv(path, delimiter=delimiter, encoding=encoding)
     TableEncoder._require_columns(t, [target], what="target column")
     # Class codes of all rows, only to stratify; the encoder is then fit on training rows.
     classes, y_all = _encode_labels(t, target)
+    if len(classes) < 2:
+        raise DataError(
+            f"target column {target!r} of {t.source} holds one class only ({classes[0]!r} in all {t.n_rows} "
+            "rows): a classifier needs at least 2 classes to learn anything; choose another target column "
+            "or add rows of the other classes"
+        )
     if len(classes) > max(20, t.n_rows // 2):
         kind = "numbers" if all(_is_number(c) for c in classes) else "values"
-        raise ValueError(
+        raise DataError(
             f"target column {target!r} of {t.source} has {len(classes)} distinct {kind} in {t.n_rows} rows "
             f"(e.g. {', '.join(map(str, classes[:3]))}): it looks like a quantity to predict (regression) or an "
             "identifier, and this trains a classifier: bin it into a few classes (e.g. low/medium/high) or "

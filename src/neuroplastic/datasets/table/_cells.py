@@ -2,8 +2,8 @@
 (missing values, numbers, categories, class labels) that `TableEncoder` applies."""
 from __future__ import annotations
 
-import csv
 import math
+import re
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
+
+from neuroplastic._core.errors import DataError
+from neuroplastic.datasets.table._read import check_input_file, csv_records
 
 #: Cells read as missing values (compared after stripping and lower-casing).
 MISSING_TOKENS = frozenset({"", "nan", "na", "n/a", "null", "none", "?"})
@@ -58,15 +61,19 @@ def _row_where(i: int) -> str:
     return f"row {i}"
 
 
-def read_csv(path: str | os.PathLike, *, delimiter: str = ",") -> Table:
+def read_csv(path: str | os.PathLike, *, delimiter: str | None = None, encoding: str = "auto") -> Table:
     """Read a CSV file with a header row into columns of strings.
 
-    Blank lines are skipped; cells and header names are stripped of surrounding spaces; a UTF-8
-    byte-order mark is ignored. Messages about a row name its line in the file.
+    Blank lines are skipped; cells and header names are stripped of surrounding spaces. The
+    delimiter (``,`` ``;`` tab ``|``) is detected unless given; UTF-8 with or without a byte-order
+    mark is read as such (the mark is dropped), other files as Latin-1 with a warning (see
+    :mod:`neuroplastic.datasets.table._read`). Cells may be of any length. Messages about a row
+    name its line in the file. Cells are kept as text, so labels such as ``007`` stay as written.
 
     Args:
         path: The CSV file.
-        delimiter: Field separator.
+        delimiter: Field separator, or ``None`` to detect it.
+        encoding: ``"auto"`` or a codec name (``"cp1252"``...).
 
     Returns:
         A `Table`, accepted by `TableEncoder.fit` / ``transform`` and reusable without
@@ -74,40 +81,30 @@ def read_csv(path: str | os.PathLike, *, delimiter: str = ",") -> Table:
 
     Raises:
         FileNotFoundError: No such file (or it is a folder).
-        ValueError: Empty file, a repeated or empty column name, or a row with the wrong number
-            of fields.
+        ValueError: Empty or binary file, a repeated or empty column name, or a row with the
+            wrong number of fields.
     """
-    p = Path(path).expanduser()
-    if not p.is_file():
-        what = "is a folder, not a file" if p.is_dir() else "does not exist"
-        raise FileNotFoundError(
-            f"CSV file {str(p)!r} {what} (resolved to {str(p.resolve())!r}, working directory "
-            f"{os.getcwd()!r}): pass the path of an existing .csv file"
-        )
-    with p.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        header: list[str] | None = None
-        rows: list[list[str]] = []
-        lines: list[int] = []
-        for record in reader:
-            if not record or all(not c.strip() for c in record):
-                continue
-            if header is None:
-                header = [c.strip() for c in record]
-                continue
-            if len(record) != len(header):
-                raise ValueError(
-                    f"line {reader.line_num} of {p.name} has {len(record)} fields but the header "
-                    f"has {len(header)} ({', '.join(header)}): fix that row (a quoted cell "
-                    f"with a {delimiter!r} inside must be in double quotes)"
-                )
-            rows.append([c.strip() for c in record])
-            lines.append(reader.line_num)
+    p = check_input_file(path)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for line, record in csv_records(p, delimiter=delimiter, encoding=encoding):
+        if header is None:
+            header = [c.strip() for c in record]
+            continue
+        if len(record) != len(header):
+            raise DataError(
+                f"line {line} of {p.name} has {len(record)} fields but the header "
+                f"has {len(header)} ({', '.join(header)}): fix that row (a cell "
+                f"with the delimiter inside must be in double quotes)"
+            )
+        rows.append([c.strip() for c in record])
+        lines.append(line)
     if header is None:
-        raise ValueError(f"CSV file {str(p)!r} is empty: it needs a header row and data rows")
+        raise DataError(f"CSV file {str(p)!r} is empty: it needs a header row and data rows")
     _check_header(header, p.name)
     if not rows:
-        raise ValueError(f"CSV file {str(p)!r} has a header but no data rows: add rows")
+        raise DataError(f"CSV file {str(p)!r} has a header but no data rows: add rows")
     cells = {c: [r[j] for r in rows] for j, c in enumerate(header)}
     return Table(header, cells, p.name, lambda i: f"line {lines[i]} of {p.name}")
 
@@ -234,25 +231,41 @@ def _categorical_column(table: Table, col: str) -> list[str]:
     return out
 
 
+#: An integer written the canonical way (no sign "+", no leading zeros): read as that integer.
+_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def _label_key(v: Any, as_int: bool) -> Any:
-    """Normalise one target cell: an int if the classes are integers, else a stripped string."""
-    if as_int:
-        if isinstance(v, str):
-            v = v.strip()
-        f = float(v)
-        if not f.is_integer():
-            raise ValueError
-        return int(f)
-    if isinstance(v, (np.generic,)):
+    """Normalise one target cell: an int if the classes are integers, else a stripped string.
+
+    Exact, never through float: the text ``"02134"`` is not the integer 2134 (both may be
+    classes), ``"01"`` stays ``"01"``, and large integers keep every digit.
+    """
+    if isinstance(v, np.generic):
         v = v.item()
+    if as_int:
+        if isinstance(v, bool):
+            raise ValueError
+        if isinstance(v, int):
+            k = v
+        elif isinstance(v, float):
+            if not (math.isfinite(v) and v.is_integer() and abs(v) < 2**53):
+                raise ValueError
+            k = int(v)
+        elif isinstance(v, str) and _CANONICAL_INT.fullmatch(v.strip()):
+            k = int(v.strip())
+        else:
+            raise ValueError
+        if not _INT64[0] <= k <= _INT64[1]:
+            raise ValueError
+        return k
     return v.strip() if isinstance(v, str) else str(v)
 
 
 def _all_integral(values: Sequence[Any]) -> bool:
     try:
         for v in values:
-            if isinstance(v, bool):
-                return False
             _label_key(v, True)
     except (TypeError, ValueError, OverflowError):
         return False

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroplastic._core.errors import DataError, InputError
 from neuroplastic.datasets._split import fit_standardizer
 from neuroplastic.datasets.table._cells import (
     Table,
@@ -30,6 +31,21 @@ CONFIG_VERSION = 2          # 2: categorical columns ("columns", "categories"); 
 #: A text column is taken for categories when at most this share of its cells are numbers
 #: (more, and the text cells look like typos or missing-value markers: an error names the first).
 _NUMERIC_SHARE_FOR_TYPO = 0.9
+
+
+def _fit_standardizer_safe(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`fit_standardizer` that does not overflow: columns of huge values (|x| ~ 1e200, whose
+    squares are infinite) are divided by their largest magnitude first and the statistics scaled
+    back, so the mean and std of any finite column are finite."""
+    big = np.abs(x).max(axis=0) if len(x) else np.zeros(x.shape[1])
+    m = np.where(big > 1e100, big, 1.0)
+    mean, scale, constant = fit_standardizer(x / m)
+    constant = np.asarray(constant, dtype=bool)
+    if len(x):
+        mean = np.where(constant, x[0], np.asarray(mean, dtype=np.float64) * m)   # exact for constant columns
+    scale = np.asarray(scale, dtype=np.float64) * m
+    scale = np.where(constant | ~(scale > 0) | ~np.isfinite(scale), 1.0, scale)
+    return np.asarray(mean, dtype=np.float64), scale, constant
 
 
 class TableEncoder:
@@ -137,6 +153,7 @@ class TableEncoder:
             if self.target in feats:
                 raise ValueError(f"target {self.target!r} is also in features=: remove it there")
         else:
+            self._require_columns(t, self.exclude, what="excluded column")
             feats = [c for c in t.columns if c != self.target and c not in self.exclude]
         if not feats:
             raise ValueError(
@@ -158,7 +175,7 @@ class TableEncoder:
             self.classes_ = np.array(classes)
         x = self._features(t)
         if self.standardize:
-            mean, scale, constant = fit_standardizer(x)
+            mean, scale, constant = _fit_standardizer_safe(x)
             self.mean_, self.scale_ = mean, scale
             self.constant_features_ = [f for f, c in zip(feats, constant) if c]
             if self.constant_features_:
@@ -199,7 +216,17 @@ class TableEncoder:
         x = self._features(t)
         if self.standardize:
             x = (x - self.mean_) / self.scale_
-        return np.ascontiguousarray(x, dtype=np.float32)
+        out = np.ascontiguousarray(x, dtype=np.float32)
+        if not np.isfinite(out).all():  # the cells are finite: a value beyond float32 after encoding
+            i, j = map(int, np.argwhere(~np.isfinite(out))[0])
+            name = self.feature_names_[j]
+            raise DataError(
+                f"feature {name!r}, {t.where(i)}: the value {t.cells[name][i]!r} is "
+                f"{'beyond' if np.isfinite(x[i, j]) else 'too far from'} the float32 range (|x| <= 3.4e38) "
+                f"{'once standardised with the training mean and std' if self.standardize else ''}: rescale the "
+                f"column (its logarithm, other units) or leave it out with {self._hint(name)}"
+            )
+        return out
 
     def transform_target(self, table: TableLike) -> np.ndarray:
         """Encode the target column of ``table`` to codes 0..K-1.
@@ -400,7 +427,7 @@ class TableEncoder:
             lower = {x.lower(): x for x in t.columns}
             close = [lower[c.lower()]] if c.lower() in lower else []
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(
+        raise InputError(
             f"{what} {c!r} not found in {t.source}{hint}; available columns: "
             f"{', '.join(t.columns)}: pass one of those"
         )
