@@ -200,7 +200,16 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path) -> None:
         assert loaded.evaluate(x, np.array(["a", "b"])[y]) == m.evaluate(x, np.array(["a", "b"])[y])
         with pytest.raises(ValueError, match="features"):
             loaded.predict(np.zeros((2, 5), np.float32))
-    custom = linear_model()
+    # a module of library layers is saved as a spec of its layers (torch's Linear is one of them) ...
+    plain = linear_model()
+    plain.save(tmp_path / "plain")
+    np.testing.assert_array_equal(Model.load(tmp_path / "plain").predict_proba(x), plain.predict_proba(x))
+
+    # ... a module of the user's own class cannot be rebuilt from a config
+    class Mine(nn.Linear):
+        pass
+
+    custom = Model(Mine(2, 2), device="cpu")
     with pytest.raises(CheckpointError, match="build_model"):
         custom.save(tmp_path / "custom")
 

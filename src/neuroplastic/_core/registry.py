@@ -135,3 +135,56 @@ def run_eagerly(fn: Callable) -> Callable:
         return disabled[0](*args, **kwargs)
 
     return wrapper
+
+
+# --------------------------------------------------------------------------- named components
+#
+# Some things a lower layer finds by name are defined in a higher one: ``Model.fit(strategy="ddp")``
+# (training) resolves to a strategy of ``neuroplastic.distributed``. The lower layer looks the
+# name up here; the providing package registers its entries where they are defined, and the
+# lookup imports the providers of that kind on its first use, exactly as for backends above.
+
+_COMPONENTS: dict[str, dict[str, Callable]] = {}
+#: kind -> modules that register entries of that kind, imported on the kind's first lookup.
+COMPONENT_PROVIDERS: dict[str, tuple[str, ...]] = {"strategies": ("neuroplastic.distributed",)}
+_components_loaded: set[str] = set()
+
+
+def register_component(kind: str, name: str) -> Callable[[Callable], Callable]:
+    """Decorator registering the factory ``fn`` as ``name`` of ``kind`` (e.g. ``"strategies"``).
+
+    Re-registering a name replaces it (a module reloaded, or a plugin overriding a builtin).
+    """
+
+    def deco(fn: Callable) -> Callable:
+        _COMPONENTS.setdefault(kind, {})[name] = fn
+        return fn
+
+    return deco
+
+
+def _load_components(kind: str) -> None:
+    if kind in _components_loaded:
+        return
+    _components_loaded.add(kind)  # set first: a provider may look entries up while importing
+    for module in COMPONENT_PROVIDERS.get(kind, ()):
+        importlib.import_module(module)
+
+
+def component_names(kind: str) -> list[str]:
+    """Names registered under ``kind`` (providers imported first), sorted."""
+    _load_components(kind)
+    return sorted(_COMPONENTS.get(kind, {}))
+
+
+def get_component(kind: str, name: str) -> Callable:
+    """The factory registered as ``name`` of ``kind``.
+
+    Raises:
+        KeyError: nothing of that name; the message lists the registered names.
+    """
+    _load_components(kind)
+    entries = _COMPONENTS.get(kind, {})
+    if name not in entries:
+        raise KeyError(f"no {kind} entry named {name!r}: registered are {', '.join(map(repr, sorted(entries)))}")
+    return entries[name]

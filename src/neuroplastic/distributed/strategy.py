@@ -44,6 +44,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, RandomSampler, SequentialSampler
 
+from neuroplastic._core.registry import register_component
 from neuroplastic.distributed.process_group import (
     DistributedError,
     _timeout_seconds,
@@ -445,3 +446,14 @@ def _allreduce_hook(state, bucket):  # no annotations: DDP checks them as object
         return buf
 
     return fut.then(unwrap)
+
+
+def _auto_strategy() -> Strategy:
+    return get_strategy("auto")
+
+
+# what ``Model.fit(strategy="...")`` finds by name (training sits below this package and looks them up)
+for _name in ("none", "local", "single"):
+    register_component("strategies", _name)(Strategy)
+register_component("strategies", "ddp")(DDPStrategy)
+register_component("strategies", "auto")(_auto_strategy)

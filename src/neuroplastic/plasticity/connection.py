@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Any, NamedTuple
 
 import torch
@@ -125,6 +126,35 @@ def unfold_conv(
     return pre_rows, post_rows
 
 
+def _rule_and_scale(rule: Rule | str, lr: float | None) -> tuple[Rule, float]:
+    """The rule to run and the multiplier of its ``dw`` for ``Plastic(layer, rule, lr=lr)``."""
+    has_rate = lambda r: any(f.name == "lr" for f in dataclasses.fields(r))  # noqa: E731
+    if isinstance(rule, str):
+        built = get_rule(rule)
+        if lr is None:
+            return built, 1.0
+        if has_rate(built):  # one number: the rule at unit rate, scaled by lr (every rule is linear in its lr)
+            return dataclasses.replace(built, lr=1.0), _finite_lr(lr)
+        return built, _finite_lr(lr)
+    if not isinstance(rule, Rule):
+        raise TypeError(f"rule must be a Rule or a registered rule name, got {type(rule).__name__}")
+    if lr is None:
+        return rule, 1.0
+    scale = _finite_lr(lr)
+    if scale != 1.0 and has_rate(rule) and rule.lr != 1.0:
+        warnings.warn(f"Plastic(lr={lr}) multiplies the rate of {type(rule).__name__}(lr={rule.lr}): the update is "
+                      f"scaled by {scale * rule.lr:g}. Set the rate once: Plastic(layer, {rule.name!r}, lr=...) or "
+                      f"{type(rule).__name__}(lr=...) without Plastic's lr", UserWarning, stacklevel=3)
+    return rule, scale
+
+
+def _finite_lr(lr: float) -> float:
+    v = float(lr)
+    if not math.isfinite(v):
+        raise ValueError(f"lr must be finite, got {lr!r}")
+    return v
+
+
 class Plastic(nn.Module):
     """A dense or convolutional layer whose weight learns with a local rule.
 
@@ -142,8 +172,16 @@ class Plastic(nn.Module):
             subclasses (neuroplastic ``Dense``/``Conv2d``).
         rule: a rule object or a registered rule name (settings via ``get_rule``).
         update: ``"inplace"`` or ``"grad"`` (see the module docstring).
-        lr: multiplier of ``dw`` (BindsNET's ``nu`` scale; change it between epochs for a
-            schedule). In ``"grad"`` mode the optimizer's rate multiplies it again.
+        lr: the learning rate, one number set once; :attr:`lr` multiplies the rule's ``dw``.
+            With a rule given by name whose settings include a rate (``"oja"``, ``"hebb"``,
+            ``"bcm"``, ``"rstdp"``, ``"krotov"``, ``"softhebb"``, ...), the rule is built at unit
+            rate (``self.rule.lr == 1``, every rule is linear in it), so
+            ``Plastic(layer, "oja", lr=0.01)`` learns at exactly 0.01. For rules without a rate of
+            their own (STDP's amplitudes, the seed rule's ``t1``) it scales ``dw`` (BindsNET's
+            ``nu``). A rule *object* keeps its own rate, and ``lr`` multiplies it: a value other
+            than 1 on an object whose rate is not 1 warns, since the two rates then multiply.
+            None (default): the rule's own rate (``lr`` 1). Change :attr:`lr` between epochs for a
+            schedule; in ``"grad"`` mode the optimizer's rate multiplies it again.
         wmin, wmax: hard weight bounds: the weight is clamped into them when wrapped, after every
             ``"inplace"`` update (where it changed) and by :meth:`constrain_`.
         reduction: override the rule's batch ``reduction`` (``"mean"`` or ``"sum"``).
@@ -159,7 +197,7 @@ class Plastic(nn.Module):
         rule: Rule | str,
         *,
         update: str = "inplace",
-        lr: float = 1.0,
+        lr: float | None = None,
         wmin: float = -math.inf,
         wmax: float = math.inf,
         reduction: str | None = None,
@@ -173,9 +211,7 @@ class Plastic(nn.Module):
         elif not isinstance(layer, nn.Linear):
             raise TypeError(f"Plastic wraps nn.Linear/Dense or nn.Conv2d/Conv2d layers, got {type(layer).__name__}: "
                             "for a raw weight tensor use rule.step(...) and apply_update(...)")
-        rule = get_rule(rule) if isinstance(rule, str) else rule
-        if not isinstance(rule, Rule):
-            raise TypeError(f"rule must be a Rule or a registered rule name, got {type(rule).__name__}")
+        rule, scale = _rule_and_scale(rule, lr)
         if reduction is not None:
             rule = dataclasses.replace(rule, reduction=reduction)
         if rule.reduction == "none":
@@ -184,7 +220,7 @@ class Plastic(nn.Module):
         self.layer = layer
         self.rule = rule
         self.update_mode = update
-        self.lr = float(lr)
+        self.lr = scale
         self.wmin, self.wmax = check_bounds(wmin, wmax)
         if norm is not None and not math.isfinite(float(norm)):
             raise ValueError(f"norm must be finite, got {norm!r}")

@@ -5,8 +5,11 @@ envelope, :mod:`neuroplastic.io._envelope`):
 
 * always: ``fit_defaults`` and the settings of the last ``fit`` (batch size, epochs, shuffle,
   seed, validation split), so a loaded model trains with the batch size it was trained with;
+* always: the state of ``Plastic`` layers' rules that is shared by the batch (BCM's sliding
+  threshold), which ``fit`` carries from batch to batch (:mod:`neuroplastic.training._plastic`);
 * with ``include_optimizer=True`` (``Model.save(path, include_optimizer=True)``;
-  :class:`~neuroplastic.training.ModelCheckpoint` does it by default): the optimizer state
+  :class:`~neuroplastic.training.ModelCheckpoint` does it by default): the optimizer state (none
+  for an uncompiled model that trains only by plasticity)
   (moments, step counts, parameter groups) and the random states that training draws from: the
   torch CPU generator (dropout, Poisson encoders), CUDA generators, NumPy's and Python's global
   generators, and the generator that shuffles the samples each epoch; plus the epoch reached.
@@ -27,8 +30,9 @@ import numpy as np
 import torch
 
 from neuroplastic.io import CheckpointError, read_checkpoint, register_training_state
-from neuroplastic.training.history import Callback
 from neuroplastic.io.estimator import _from_json, _to_json
+from neuroplastic.training._registry import ARCHITECTURES
+from neuroplastic.training.history import Callback
 
 __all__ = ["Resume", "begin", "load", "model_training_state", "save", "set_model_training_state", "start"]
 
@@ -90,10 +94,10 @@ def model_training_state(model: Any, *, include_optimizer: bool = False, include
         "epoch": _last_epoch(model) if epoch is None else int(epoch),
     }
     tensors: dict[str, torch.Tensor] = {}
-    if include_optimizer:
-        if model.optimizer is None:
-            raise CheckpointError("include_optimizer=True but the model has no optimizer: call model.compile(...) "
-                                  "first, or save without include_optimizer")
+    for layer, fields in (getattr(model, "_plastic_state", None) or {}).items():
+        for field, t in fields.items():  # the shared rule state of Plastic layers (BCM's threshold)
+            tensors[f"plastic/{layer}/{field}"] = t.detach()
+    if include_optimizer and model.optimizer is not None:  # an uncompiled model (plasticity only) has none
         doc["optimizer"], t = _optimizer_state(model.optimizer)
         tensors.update(t)
     if include_optimizer if include_rng is None else include_rng:
@@ -126,6 +130,15 @@ def _load_optimizer(model: Any, doc: dict[str, Any], tensors: Mapping[str, torch
                               "model the checkpoint was written from") from e
 
 
+def _plastic_state(tensors: Mapping[str, torch.Tensor], device: Any) -> dict[str, dict[str, torch.Tensor]]:
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for key, t in tensors.items():
+        if key.startswith("plastic/"):
+            layer, field = key[len("plastic/"):].rsplit("/", 1)
+            out.setdefault(layer, {})[field] = t.clone().to(device)
+    return out
+
+
 def set_model_training_state(model: Any, doc: dict[str, Any], tensors: Mapping[str, torch.Tensor]) -> None:
     """Put back what :func:`neuroplastic.load` restores: optimizer state and fit settings (no global RNG).
 
@@ -135,15 +148,14 @@ def set_model_training_state(model: Any, doc: dict[str, Any], tensors: Mapping[s
     if doc.get("fit_defaults") is not None:
         model.fit_defaults = _from_json(doc["fit_defaults"])
     elif not getattr(model, "fit_defaults", None) and (model.architecture or {}).get("name"):
-        from neuroplastic.training.architectures import ARCHITECTURES
-
-        known = ARCHITECTURES.get(model.architecture["name"])
+        known = ARCHITECTURES.get(model.architecture["name"])  # the registry, not architectures (which imports Model)
         if known is not None:
             model.fit_defaults = dict(known.fit)
     if doc.get("fit_settings") is not None:
         model._fit_settings = _from_json(doc["fit_settings"])
     if doc.get("optimizer") is not None and model.optimizer is not None:
         _load_optimizer(model, doc["optimizer"], tensors, "the checkpoint")
+    model._plastic_state = _plastic_state(tensors, model.device)
 
 
 register_training_state(MODEL_KIND, model_training_state, set_model_training_state)
@@ -182,7 +194,7 @@ def begin(model: Any, path: str | os.PathLike[str], *, batch_size: int | None, i
     """
     ck = read_checkpoint(path, kind=MODEL_KIND)
     doc = ck.training or {}
-    if doc.get("optimizer") is None or doc.get("rng") is None:
+    if doc.get("rng") is None or (doc.get("optimizer") is None and model.optimizer is not None):
         raise CheckpointError(f"{ck.path} holds no optimizer and random state, so training cannot resume exactly: "
                               "save it with model.save(path, include_optimizer=True) or ModelCheckpoint "
                               "(include_optimizer=True by default), or load it and call fit without resume")
@@ -194,7 +206,9 @@ def begin(model: Any, path: str | os.PathLike[str], *, batch_size: int | None, i
     except RuntimeError as e:
         raise CheckpointError(f"the weights in {ck.path} do not fit this model ({e}): resume with the model the "
                               "checkpoint was written from (e.g. neuroplastic.training.Model.load(path))") from e
-    _load_optimizer(model, doc["optimizer"], {k: v.to(model.device) for k, v in ck.training_tensors.items()}, ck.path)
+    if doc.get("optimizer") is not None:
+        _load_optimizer(model, doc["optimizer"], {k: v.to(model.device) for k, v in ck.training_tensors.items()}, ck.path)
+    model._plastic_state = _plastic_state(ck.training_tensors, model.device)
     settings = _from_json(doc.get("fit_settings") or {})
     start = int(doc["epoch"]) + 1
     if initial_epoch not in (0, start):

@@ -21,9 +21,7 @@ Example:
 """
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -33,97 +31,18 @@ from neuroplastic.network import Sequential
 from neuroplastic.neurons.li import LI
 from neuroplastic.neurons.lif import LIF
 from neuroplastic.synapses.dense import Dense
-from neuroplastic.training.baselines import founding_mlp, wide_mlp
+from neuroplastic.training.model import Model
+from neuroplastic.training._registry import (  # the registry lives below Model; re-exported here
+    ARCHITECTURES,
+    Architecture,
+    _get,
+    build,
+    full_config,
+    register_architecture,
+)
 
 __all__ = ["ARCHITECTURES", "Architecture", "build", "build_model", "fit_callbacks", "register_architecture",
            "snn_classifier"]
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """A registered builder and the training settings it was tuned with.
-
-    Attributes:
-        name: registry key.
-        builder: ``fn(n_in, n_out, **config) -> nn.Module``; config values must be JSON-able.
-        compile: ``fn(config) -> dict`` of :meth:`Model.compile` keyword arguments.
-        fit: default ``fit`` settings (``epochs``, ``batch_size``, and ``schedule``: None or
-            ``"cosine"``, a cosine learning-rate decay over the epochs, see :func:`fit_callbacks`).
-    """
-
-    name: str
-    builder: Callable[..., nn.Module]
-    compile: Callable[[dict[str, Any]], dict[str, Any]]
-    fit: dict[str, Any] = field(default_factory=dict)
-
-    def defaults(self) -> dict[str, Any]:
-        """The builder's keyword defaults (everything but ``n_in``/``n_out``)."""
-        sig = inspect.signature(self.builder)
-        return {k: p.default for k, p in sig.parameters.items()
-                if k not in ("n_in", "n_out") and p.default is not inspect.Parameter.empty}
-
-
-ARCHITECTURES: dict[str, Architecture] = {}
-
-
-def register_architecture(name: str, *, compile: Callable[[dict[str, Any]], dict[str, Any]] | dict[str, Any] | None = None,
-                          fit: dict[str, Any] | None = None) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator registering ``builder(n_in, n_out, **config) -> nn.Module`` under ``name``.
-
-    Args:
-        name: registry key (stored in checkpoints: keep it stable).
-        compile: default ``Model.compile`` kwargs, or a function of the full config returning them.
-        fit: default ``fit`` kwargs (``epochs``, ``batch_size``).
-    """
-
-    def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        params = inspect.signature(fn).parameters
-        if "n_in" not in params or "n_out" not in params:
-            raise TypeError(f"architecture builder {fn.__name__} must take n_in and n_out")
-        comp = compile if callable(compile) else (lambda cfg, c=dict(compile or {}): dict(c))
-        ARCHITECTURES[name] = Architecture(name, fn, comp, dict(fit or {}))
-        return fn
-
-    return deco
-
-
-def _get(name: str) -> Architecture:
-    if name not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {name!r}: choose one of {', '.join(sorted(ARCHITECTURES))} "
-                         "or register one with @register_architecture")
-    return ARCHITECTURES[name]
-
-
-def full_config(name: str, **config: Any) -> dict[str, Any]:
-    """The builder's defaults updated with ``config`` (what a checkpoint stores)."""
-    arch = _get(name)
-    defaults = arch.defaults()
-    unknown = sorted(set(config) - set(defaults) - {"n_in", "n_out"})
-    if unknown:
-        raise TypeError(f"architecture {name!r} has no option(s) {unknown}: valid options are "
-                        f"n_in, n_out, {', '.join(sorted(defaults))}")
-    cfg = {**defaults, **config}
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}
-
-
-def build(name: str, *, seed: int | None = None, **config: Any) -> nn.Module:
-    """Build the network registered as ``name``.
-
-    Args:
-        name: ``"snn"``, ``"mlp_founding"``, ``"mlp_wide"`` or a user-registered name.
-        seed: if given, initial weights are drawn from this seed without touching the global
-            RNG state.
-        config: ``n_in``, ``n_out`` and the builder's options.
-    """
-    arch = _get(name)
-    if "n_in" not in config or "n_out" not in config:
-        raise TypeError(f"build({name!r}, ...) needs n_in= (features) and n_out= (classes)")
-    cfg = full_config(name, **config)
-    if seed is None:
-        return arch.builder(**cfg)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        return arch.builder(**cfg)
 
 
 def build_model(name: str, *, device: str = "auto", classes: Sequence[Any] | None = None, seed: int | None = None,
@@ -134,8 +53,6 @@ def build_model(name: str, *, device: str = "auto", classes: Sequence[Any] | Non
     ``model.fit_defaults`` holds its tuned ``epochs`` and ``batch_size``. Such a model can be
     saved with ``model.save(path)`` and loaded with ``Model.load(path)``.
     """
-    from neuroplastic.training.model import Model
-
     arch = _get(name)
     module = build(name, seed=seed, **config)
     cfg = full_config(name, **config)
@@ -228,15 +145,3 @@ register_architecture(
                          "loss_options": {"readout": cfg["readout"], "label_smoothing": 0.1}},
     fit={"epochs": 40, "batch_size": 64},
 )(snn_classifier)
-
-register_architecture(
-    "mlp_founding",
-    compile={"optimizer": "adam", "loss": "bce", "metrics": ["accuracy"], "lr": 1e-3},
-    fit={"epochs": 200, "batch_size": 32},
-)(founding_mlp)
-
-register_architecture(
-    "mlp_wide",
-    compile={"optimizer": "adam", "loss": "cross_entropy", "metrics": ["accuracy"], "lr": 1e-3},
-    fit={"epochs": 50, "batch_size": 32},
-)(wide_mlp)

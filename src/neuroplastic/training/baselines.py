@@ -27,6 +27,7 @@ from torch import nn
 
 from neuroplastic.network import Sequential
 from neuroplastic.neurons.rate import Rate
+from neuroplastic.training.architectures import build_model, register_architecture
 
 __all__ = ["founding_mlp", "founding_model", "glorot_uniform_", "wide_mlp", "wide_model"]
 
@@ -101,15 +102,24 @@ def wide_mlp(n_in: int, n_out: int, hidden: Sequence[int] = (256, 128), dropout:
 def founding_model(n_in: int, n_out: int, *, device: str = "auto", classes: Sequence[Any] | None = None,
                    seed: int | None = None) -> Any:
     """:func:`founding_mlp` wrapped in a compiled :class:`~neuroplastic.training.Model` (BCE, Adam 1e-3, accuracy)."""
-    from neuroplastic.training.architectures import build_model
-
     return build_model("mlp_founding", n_in=n_in, n_out=n_out, device=device, classes=classes, seed=seed)
 
 
 def wide_model(n_in: int, n_out: int, hidden: Sequence[int] = (256, 128), *, device: str = "auto",
                classes: Sequence[Any] | None = None, seed: int | None = None) -> Any:
     """:func:`wide_mlp` wrapped in a compiled :class:`~neuroplastic.training.Model` (CE, Adam 1e-3, accuracy)."""
-    from neuroplastic.training.architectures import build_model
-
     return build_model("mlp_wide", n_in=n_in, n_out=n_out, hidden=list(hidden), device=device,
                        classes=classes, seed=seed)
+
+
+register_architecture(
+    "mlp_founding",
+    compile={"optimizer": "adam", "loss": "bce", "metrics": ["accuracy"], "lr": 1e-3},
+    fit={"epochs": 200, "batch_size": 32},
+)(founding_mlp)
+
+register_architecture(
+    "mlp_wide",
+    compile={"optimizer": "adam", "loss": "cross_entropy", "metrics": ["accuracy"], "lr": 1e-3},
+    fit={"epochs": 50, "batch_size": 32},
+)(wide_mlp)

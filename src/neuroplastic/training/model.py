@@ -31,7 +31,6 @@ import torch
 from torch import nn
 
 from neuroplastic._core.checks import check_finite
-from neuroplastic._core.seed import seed_everything
 from neuroplastic._core.threads import SMALL_MODEL_PARAMS, cpu_threads, threads_for
 from neuroplastic.io.checkpoint import CheckpointError, register_serializable
 from neuroplastic.training._data import (
@@ -43,8 +42,10 @@ from neuroplastic.training._data import (
     make_optimizer,
     resolve_device,
 )
-from neuroplastic.training import _resume
-from neuroplastic.training.history import Callback, CallbackList, History, ProgbarLogger
+from neuroplastic.training import _layers, _plastic, _resume
+from neuroplastic.training._loop import run_fit
+from neuroplastic.training._registry import build
+from neuroplastic.training.history import Callback, CallbackList, History
 from neuroplastic.training.losses import LOSSES, Loss, LossLike, get_loss
 from neuroplastic.training.metrics import Metric, MetricLike, get_metric
 
@@ -61,8 +62,10 @@ class Model:
         classes: optional class labels; ``predict`` returns ``classes[i]`` and ``fit`` accepts
             these labels in ``y`` (they are mapped to indices ``0..C-1``).
         architecture: ``{"name": ..., "config": {...}}`` naming a builder registered in
-            :mod:`neuroplastic.training.architectures`; needed for :meth:`save`. Set by
-            :func:`~neuroplastic.training.architectures.build_model`.
+            :mod:`neuroplastic.training.architectures` (set by
+            :func:`~neuroplastic.training.architectures.build_model`). Without it :meth:`save`
+            stores the module as a spec of its layers, which works for modules built from the
+            library's layers (:mod:`neuroplastic.training._layers`).
 
     Attributes:
         history: the :class:`History` of the last ``fit``.
@@ -89,6 +92,7 @@ class Model:
         self.input_shape: tuple[int, ...] | None = None
         self._compile_config: dict[str, Any] | None = None
         self.fit_defaults: dict[str, Any] = {}
+        self._plastic_state: dict[str, dict[str, torch.Tensor]] = {}  # shared rule state of Plastic layers
         if architecture is not None and "n_in" in architecture.get("config", {}):
             self.input_shape = (int(architecture["config"]["n_in"]),)
 
@@ -292,15 +296,37 @@ class Model:
             validation_data: Any = None, validation_split: float = 0.0,
             callbacks: Sequence[Callback] | None = None, verbose: int = 1, shuffle: bool = True,
             seed: int | None = None, initial_epoch: int = 0, strategy: Any = None,
-            threads: int | str | None = "auto", resume: str | os.PathLike[str] | None = None) -> History:
-        """Train for ``epochs`` passes over the data.
+            threads: int | str | None = "auto", resume: str | os.PathLike[str] | None = None,
+            learning: str = "auto") -> History:
+        """Train for ``epochs`` passes over the data: by gradients, by the local rules of
+        :class:`~neuroplastic.plasticity.Plastic` layers, or by both in the same step.
+
+        ``fit(x, y)`` minimises the compiled loss; the rules of ``Plastic`` layers run in the same
+        steps (``"grad"`` layers through ``weight.grad`` before the optimizer step, ``"inplace"``
+        layers right after it; order and details in :mod:`neuroplastic.training._plastic`).
+        ``fit(x)`` without labels trains only the ``Plastic`` layers and needs no ``compile``.
+        Callbacks, the progress bar, ``ModelCheckpoint``, ``strategy`` and ``resume`` work alike
+        in every mode; without labels the logs hold ``weight_change`` (the norm of the rules'
+        update, averaged over the samples) instead of ``loss``.
+
+        Phases in sequence (unsupervised features, then a readout, then fine-tuning)::
+
+            model = Model(Sequential(Plastic(Dense(64, 32, bias=False), "oja", lr=0.01),
+                                     Dense(32, 10)))
+            model.compile("adam", "cross_entropy")
+            model.fit(x, epochs=5)                      # 1. the Oja layer learns, nothing else
+            model.freeze(Plastic)                       # 2. features fixed: only the readout
+            model.fit(x, y, epochs=10, learning="grad")
+            model.unfreeze()                            # 3. everything by gradients
+            model.fit(x, y, epochs=5, learning="grad")
 
         Args:
             x: features ``[N, ...]`` (NumPy array, tensor, nested list) or a ``DataLoader``
                 yielding ``(x, y)`` batches (then ``y`` is None and ``batch_size``/``shuffle``
-                are the loader's business).
+                are the loader's business; with ``learning="auto"`` an uncompiled model with
+                ``Plastic`` layers treats a loader as unlabelled).
             y: labels ``0..C-1`` (or ``model.classes`` values), one-hot/probability targets, or
-                regression targets.
+                regression targets; None to train only the ``Plastic`` layers.
             epochs: index of the last epoch (trains epochs ``initial_epoch .. epochs-1``).
             batch_size: samples per step (default 32).
             validation_data: ``(x_val, y_val)`` or a ``DataLoader``; evaluated after each epoch
@@ -325,122 +351,34 @@ class Model:
                 0.8 s), larger models with torch's setting; a number sets it for the call; None
                 leaves torch's setting. Restored afterwards either way.
 
+            learning: ``"auto"`` (``fit(x)``: ``"plastic"``; ``fit(x, y)``: ``"both"``, or
+                ``"grad"`` when there is no ``Plastic`` layer), ``"plastic"`` (rules only),
+                ``"grad"`` (gradients only: the rules are off and ``Plastic`` weights train like
+                any other unfrozen weight) or ``"both"``. Frozen parameters (:meth:`freeze`)
+                get no gradients; the rules of frozen ``Plastic`` layers still run.
+
         Returns:
-            The :class:`History`; ``history.history`` maps ``loss``, metrics and ``val_*`` to
-            per-epoch lists.
+            The :class:`History`; ``history.history`` maps ``loss``, metrics and ``val_*`` (and
+            ``weight_change`` when rules run) to per-epoch lists.
         """
         with cpu_threads(threads_for(self.count_params(), threads)):
-            return self._fit(x, y, epochs, batch_size, validation_data, validation_split, callbacks, verbose,
-                             shuffle, seed, initial_epoch, strategy, resume)
+            return run_fit(self, x, y, epochs, batch_size, validation_data, validation_split, callbacks, verbose,
+                           shuffle, seed, initial_epoch, strategy, resume, learning)
 
-    def _fit(self, x: Any, y: Any, epochs: int, batch_size: int | None, validation_data: Any,
-             validation_split: float, callbacks: Sequence[Callback] | None, verbose: int, shuffle: bool,
-             seed: int | None, initial_epoch: int, strategy: Any, resume: Any = None) -> History:
-        self._require_compiled("fit")
-        assert self.loss is not None and self.optimizer is not None
-        if int(epochs) != epochs or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-        if not 0.0 <= float(validation_split) < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-        if seed is not None:
-            generator = seed_everything(seed)
-        else:
-            generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
-        initial_epoch, batch_size, callbacks = _resume.start(  # records the fit settings; resume: weights, optimizer, RNG
-            self, resume, generator, callbacks, batch_size, epochs, shuffle, seed, validation_split, initial_epoch)
-        from neuroplastic.distributed import get_strategy
+    def freeze(self, *layers: Any) -> list[str]:
+        """Stop gradient training of ``layers`` (modules of the model, their names in
+        ``model.module.named_modules()``, or a class such as ``Plastic``; none: everything).
 
-        strat = get_strategy(strategy)
-        net = strat.setup(self)
+        Frozen parameters get no gradient (``requires_grad=False``); the rules of frozen
+        ``Plastic`` layers still run when ``fit``'s ``learning`` includes them. Freeze after
+        ``compile`` (the optimizer skips parameters without gradients) or compile again after
+        :meth:`unfreeze`. Returns the names of the parameters changed.
+        """
+        return _plastic.set_trainable(self.module, layers, False)
 
-        if self.input_shape is None and not _is_loader(x):
-            self.input_shape = tuple(int(s) for s in np.shape(x)[1:]) if not isinstance(x, torch.Tensor) else tuple(x.shape[1:])
-        train = self._data(x, y, batch_size, needs_y=True)
-        if self.task is None and isinstance(train, _Arrays):
-            assert train.y is not None
-            self.task = "classification" if not train.y.is_floating_point() else "regression"
-        val: _Arrays | _Loader | None = None
-        if validation_data is not None:
-            if _is_loader(validation_data):
-                val = _Loader(validation_data, True)
-            elif isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
-                val = self._data(validation_data[0], validation_data[1], batch_size, True, "x_val")
-            else:
-                raise ValueError("validation_data must be (x_val, y_val) or a DataLoader")
-        elif validation_split > 0:
-            if not isinstance(train, _Arrays):
-                raise ValueError("validation_split needs array data: with a DataLoader pass validation_data")
-            n = train.x.shape[0]
-            n_val = int(n * validation_split)
-            if n_val < 1 or n_val >= n:
-                raise ValueError(f"validation_split={validation_split} leaves {n - n_val} training and {n_val} "
-                                 f"validation samples out of {n}: choose a fraction giving at least one of each")
-            assert train.y is not None
-            val = _Arrays(train.x[n - n_val:], train.y[n - n_val:], train.batch_size)
-            train = _Arrays(train.x[:n - n_val], train.y[:n - n_val], train.batch_size)
-        if isinstance(train, _Arrays):
-            with torch.no_grad():
-                self.module.eval()
-                assert train.y is not None
-                self._check_labels(self._forward(train.x[:2].to(self.device)), train.y.to(self.device))
-        train = strat.shard(train, seed=seed, initial_epoch=int(initial_epoch))
-
-        cbs: list[Callback] = list(callbacks or [])
-        if verbose:
-            cbs.append(ProgbarLogger(verbose))
-        history = History()
-        cbs.append(history)
-        cbs = strat.callbacks(cbs)
-        params = {"epochs": int(epochs), "steps": train.n_batches(), "verbose": verbose,
-                  "batch_size": getattr(train, "batch_size", None)}
-        cb = CallbackList(cbs, self, params)
-        self.stop_training = False
-        self.history = history
-        cb.on_train_begin({})
-        epoch_logs: dict[str, float] = {}
-        for epoch in range(int(initial_epoch), int(epochs)):
-            cb.on_epoch_begin(epoch, {})
-            self.module.train()
-            for m in self.metrics:
-                m.reset()
-            total, count = 0.0, 0
-            for i, (xb, yb) in enumerate(train.batches(shuffle, generator)):
-                cb.on_train_batch_begin(i, {"size": int(len(xb))})
-                xb, yb = self._prepare(train, xb, yb)
-                out = self._forward(xb, net)
-                if isinstance(train, _Loader):
-                    if self.task is None:
-                        self.task = "classification" if not yb.is_floating_point() else "regression"
-                    self._check_labels(out, yb)
-                loss = self.loss(out, yb)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.clip_grad_norm is not None:
-                    nn.utils.clip_grad_norm_(self.module.parameters(), self.clip_grad_norm)
-                self.optimizer.step()
-                n = int(xb.shape[0])
-                total += float(loss.detach()) * n
-                count += n
-                with torch.no_grad():
-                    scores = self.loss.decode(out.detach())
-                    for m in self.metrics:
-                        m.update(scores, yb, self.loss)
-                batch_logs = {"loss": total / count, **{m.name: m.result() for m in self.metrics}}
-                cb.on_train_batch_end(i, batch_logs)
-                if strat.should_stop(self):
-                    break
-            total, count = strat.reduce_epoch(total, count, self.metrics)
-            epoch_logs = {"loss": total / max(count, 1), **{m.name: m.result() for m in self.metrics}}
-            if val is not None:
-                val_logs = self._run_eval(val, cb)
-                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            cb.on_epoch_end(epoch, epoch_logs)
-            if strat.should_stop(self):
-                break
-        cb.on_train_end(epoch_logs)
-        strat.finish(self)
-        self.module.eval()
-        return history
+    def unfreeze(self, *layers: Any) -> list[str]:
+        """Undo :meth:`freeze` for ``layers`` (none: everything); returns the parameters changed."""
+        return _plastic.set_trainable(self.module, layers, True)
 
     # ------------------------------------------------------------------ evaluate / predict
 
@@ -526,20 +464,19 @@ class Model:
     def get_config(self) -> dict[str, Any]:
         """JSON-able description rebuilding this model (architecture, classes, compile settings).
 
+        A module built by a registered architecture is stored by name and config; a hand-built one
+        (``Sequential`` of library layers) as a layer spec (:mod:`neuroplastic.training._layers`).
+
         Raises:
-            CheckpointError: the module was not built by a registered architecture builder.
+            CheckpointError: a hand-built module holds a layer the spec cannot rebuild.
         """
-        if self.architecture is None:
-            raise CheckpointError(
-                "this Model wraps a custom module, which cannot be rebuilt from a config: build it "
-                "with neuroplastic.training.build_model(name, ...) (register your own builder with "
-                "@register_architecture), or save model.module.state_dict() yourself"
-            )
+        module_spec = _layers.spec_of(self.module) if self.architecture is None else None
         classes = self.classes
         if classes is not None:
             classes = [c.item() if hasattr(c, "item") else c for c in classes]
         return {
             "architecture": copy.deepcopy(self.architecture),
+            **({"module": module_spec} if module_spec is not None else {}),
             "device": self.device_setting,
             "classes": classes,
             "task": self.task,
@@ -549,10 +486,10 @@ class Model:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Model":
-        from neuroplastic.training.architectures import build
-
-        arch = config["architecture"]
-        module = build(arch["name"], **arch.get("config", {}))
+        arch = config.get("architecture")
+        if arch is None and config.get("module") is None:
+            raise CheckpointError("the Model config names neither an architecture nor a layer spec: it was edited")
+        module = _layers.build_layers(config["module"]) if arch is None else build(arch["name"], **arch.get("config", {}))
         device = config.get("device", "auto")
         if device != "auto" and torch.device(device).type == "cuda" and not torch.cuda.is_available():
             device = "cpu"
