@@ -33,6 +33,15 @@ def obs_bounds(env: Any, bounds=None) -> tuple[list[float], list[float]]:
     return list(c.low), list(c.high)
 
 
+def discounted_returns(rewards: list[float], gamma: float, tail: float = 0.0) -> np.ndarray:
+    """:math:`G_t = r_{t+1} + \\gamma G_{t+1}` with :math:`G_T` = ``tail`` (the bootstrap value, 0 at a terminal state)."""
+    g, out = float(tail), np.empty(len(rewards))
+    for t in range(len(rewards) - 1, -1, -1):
+        g = float(rewards[t]) + gamma * g
+        out[t] = g
+    return out
+
+
 class GradientAgent:
     """Base of the backprop-trained agents: holds ``self.net`` and an Adam optimiser.
 
@@ -123,10 +132,7 @@ class GradientAgent:
         if self._final is not None and not self._final[1]:       # truncated: bootstrap from V(s_T)
             with torch.no_grad():
                 tail = float(self.net(self.normalise(self._final[0])[None])[1][0]) * self.return_scale
-        g, returns = tail, np.empty(n)
-        for t in range(n - 1, -1, -1):
-            g = buf["rewards"][t] + self.gamma * g
-            returns[t] = g
+        returns = discounted_returns(buf["rewards"], self.gamma, tail)
         target = torch.as_tensor(returns, dtype=torch.float32) / self.return_scale
         logits, values = self.net(obs)
         logp = torch.log_softmax(logits, 1)

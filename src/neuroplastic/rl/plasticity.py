@@ -67,7 +67,7 @@ class PlasticityParams:
     actor_lr: float = 0.02
     critic_lr: float = 0.05
     normalise: bool = False
-    lr_decay: float = 0.0
+    lr_decay: float = 300.0
 
     def __post_init__(self) -> None:
         for name in ("gamma", "lam"):
