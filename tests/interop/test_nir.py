@@ -265,3 +265,22 @@ def test_export_refuses_what_nir_cannot_express() -> None:
         to_nir(Sequential(Conv2d(1, 1, 3), MaxPool2d(2)), torch.zeros(1, 1, 1, 6, 6))
     with pytest.raises(ValueError, match="t_ref=0.002"):
         to_nir(Sequential(Dense(2, 3), LIF(reset="zero", t_ref=2e-3)))
+
+
+def test_conv1d_sumpool_scale_and_partial_flatten_round_trip(tmp_path) -> None:
+    from neuroplastic.interop import Conv1d, FlattenDims, SumPool2d
+
+    torch.manual_seed(2)
+    net1 = Sequential(Conv1d(2, 3, 3, padding=1), LIF(reset="zero"), Flatten(), Dense(3 * 8, 4),
+                      Scale(torch.tensor([0.5, 1.0, 2.0, 4.0])), LIF(reset="zero")).double()
+    x1 = torch.rand(12, 2, 2, 8, dtype=torch.float64) * 3
+    y, y2, back = _roundtrip(net1, x1, tmp_path)
+    assert y.sum() > 0 and torch.equal(y, y2) and isinstance(back[0], Conv1d)
+    net2 = Sequential(Conv2d(1, 2, 3, padding=1), LIF(reset="zero"), SumPool2d(2), FlattenDims(1, 2),
+                      LIF(reset="zero", v_th=0.2)).double()
+    x2 = torch.rand(6, 2, 1, 4, 4, dtype=torch.float64) * 3
+    y, y2, back = _roundtrip(net2, x2, tmp_path)
+    assert y.shape == (6, 2, 2, 4) and y.sum() > 0 and torch.equal(y, y2)
+    # Sum pooling is k*k times average pooling (independent of the NIR path).
+    frames = torch.rand(3, 2, 1, 4, 4, dtype=torch.float64)
+    torch.testing.assert_close(SumPool2d(2)(frames), 4 * AvgPool2d(2)(frames))
