@@ -131,13 +131,14 @@ class CsvStream:
         prev_t: np.ndarray | None = None
         prev_line = 0
         back: list[np.ndarray] = []
+        first_bad: DataError | None = None   # raised after the whole-column checks
         n = 0
         for rows, lines in self._raw_chunks():
             values, stamps = self._parse(rows, lines)
             bad = np.isnan(values)
-            if self.on_bad == "error" and bad.any():
+            if self.on_bad == "error" and bad.any() and first_bad is None:
                 r, k = map(int, np.argwhere(bad)[0])
-                raise DataError(
+                first_bad = DataError(
                     f"{self.path}, line {lines[r]}: column {self.header[self.use[k]]} is {rows[r][self.use[k]]!r}, "
                     "not a finite number: fix the row, or pass on_bad='hold' (previous value) or 'skip' "
                     "(row scored 0) (command line: --on-bad hold)"
@@ -157,6 +158,8 @@ class CsvStream:
         if never:
             raise DataError(f"{self.path}: column(s) {', '.join(never)} hold no numbers: pass columns=[...] "
                             "(command line: --column) to choose the numeric ones")
+        if first_bad is not None:
+            raise first_bad
         self.n_rows = n
         self.backwards = np.concatenate(back) if back else np.zeros(0, dtype=np.int64)
         if self.backwards.size:
