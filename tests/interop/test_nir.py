@@ -284,3 +284,30 @@ def test_conv1d_sumpool_scale_and_partial_flatten_round_trip(tmp_path) -> None:
     # Sum pooling is k*k times average pooling (independent of the NIR path).
     frames = torch.rand(3, 2, 1, 4, 4, dtype=torch.float64)
     torch.testing.assert_close(SumPool2d(2)(frames), 4 * AvgPool2d(2)(frames))
+
+
+def test_graph_network_exports_populations_projections_and_delays(tmp_path) -> None:
+    from neuroplastic.network import Network
+
+    net = Network(dt=1e-4)
+    net.add_source("in", 3, indices=[0, 2], steps=[1, 4])
+    net.add_population("a", 4, t_ref=0.0, v_rest=0.0, v_reset=0.0, v_th=1.0, tau_syn_inh=5e-3)
+    net.add_population("b", 2, t_ref=0.0, v_rest=0.0, v_reset=0.0, v_th=1.0)
+    w_in_a = torch.arange(12, dtype=torch.float64).view(3, 4) / 10
+    w_a_b = torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.5, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    net.connect("in", "a", w_in_a)
+    net.connect("a", "b", w_a_b, delay_steps=3)
+    path = tmp_path / "graph.nir"
+    to_nir(net, path=path)
+    g = nir.read(path)
+    assert isinstance(g.nodes["in"], nir.Input) and isinstance(g.nodes["a"], nir.CubaLIF)
+    np.testing.assert_array_equal(g.nodes["in->a"].weight, w_in_a.T.numpy())
+    np.testing.assert_array_equal(g.nodes["a->b"].weight, w_a_b.T.numpy())
+    np.testing.assert_allclose(g.nodes["a->b.delay"].delay, np.full(2, 3e-4))
+    np.testing.assert_allclose(g.nodes["a"].w_in, np.full(4, 5e-3 / 1e-4))
+    assert {tuple(e) for e in g.edges} >= {("in", "in->a"), ("in->a", "a"), ("a", "a->b"), ("a->b", "a->b.delay"),
+                                           ("a->b.delay", "b"), ("b", "b.out")}
+    refr = Network(dt=1e-4)
+    refr.add_population("p", 2)  # CUBA benchmark defaults: t_ref = 5 ms
+    with pytest.raises(ValueError, match="population 'p' has t_ref=0.005: NIR neurons have no refractory period"):
+        to_nir(refr)

@@ -18,8 +18,8 @@ CUBA bias current, an IF start ``v_init != 0``, adaptive LIF, max pooling and en
 to itself (the loop NIR readers run one step late, as the layer does).
 
 The walk goes over the ``Sequential`` itself (tracing fails on explicit state). The graph
-``Network`` of :mod:`neuroplastic.network` (populations and projections, with delays) is not
-exported.
+``Network`` of :mod:`neuroplastic.network` (populations and projections, with delays) exports
+through :mod:`.nir_network` (export only: :func:`~neuroplastic.interop.from_nir` imports chains).
 """
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ from torch import nn
 from neuroplastic._core.atomic import atomic_path
 from neuroplastic.interop._deps import require
 from neuroplastic.interop._layers import FlattenDims, Scale, SumPool2d
+from neuroplastic.interop.nir_network import network_to_nir
+from neuroplastic.network.graph import Network
 from neuroplastic.network.sequential import Sequential
 from neuroplastic.neurons.alif import ALIF, ALIFCell
 from neuroplastic.neurons.cuba_lif import CubaLIF
@@ -215,12 +217,14 @@ def _shapes(module: Sequential, sample_data: torch.Tensor | None) -> list[tuple[
     return shapes
 
 
-def to_nir(module: nn.Module, sample_data: torch.Tensor | None = None, *, approximate_reset: bool = False,
+def to_nir(module: nn.Module | Network, sample_data: torch.Tensor | None = None, *, approximate_reset: bool = False,
            path: Any = None) -> Any:
     """Export a :class:`~neuroplastic.network.Sequential` (or one layer) as a ``nir.NIRGraph``.
 
     Args:
-        module: the network; a single layer is exported as a one-layer network.
+        module: the network; a single layer is exported as a one-layer network. A graph
+            :class:`~neuroplastic.network.Network` exports through
+            :func:`~neuroplastic.interop.nir_network.network_to_nir` (``sample_data`` unused).
         sample_data: a time-first input ``[T, B, ...]`` (one step is enough) from which the shapes of
             the nodes are taken; needed for convolutions, pooling and flattening, optional for
             dense networks.
@@ -234,6 +238,11 @@ def to_nir(module: nn.Module, sample_data: torch.Tensor | None = None, *, approx
         ``metadata = {"source": "neuroplastic", "dt": dt, "integration": "exact"}``.
     """
     nir = require("nir", "nir", "to_nir")
+    if isinstance(module, Network):
+        graph = network_to_nir(module)
+        if path is not None:
+            write_nir(graph, path)
+        return graph
     if not isinstance(module, Sequential):
         module = Sequential(module)
     was_training = module.training
