@@ -222,7 +222,8 @@ def to_nir(module: nn.Module | Network, sample_data: torch.Tensor | None = None,
     """Export a :class:`~neuroplastic.network.Sequential` (or one layer) as a ``nir.NIRGraph``.
 
     Args:
-        module: the network; a single layer is exported as a one-layer network. A graph
+        module: the network (or a :class:`~neuroplastic.training.Model` around one); a single
+            layer is exported as a one-layer network. A graph
             :class:`~neuroplastic.network.Network` exports through
             :func:`~neuroplastic.interop.nir_network.network_to_nir` (``sample_data`` unused).
         sample_data: a time-first input ``[T, B, ...]`` (one step is enough) from which the shapes of
@@ -238,6 +239,8 @@ def to_nir(module: nn.Module | Network, sample_data: torch.Tensor | None = None,
         ``metadata = {"source": "neuroplastic", "dt": dt, "integration": "exact"}``.
     """
     nir = require("nir", "nir", "to_nir")
+    if not isinstance(module, (nn.Module, Network)) and isinstance(getattr(module, "module", None), nn.Module):
+        module = module.module  # a training.Model
     if isinstance(module, Network):
         graph = network_to_nir(module)
         if path is not None:

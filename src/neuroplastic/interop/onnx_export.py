@@ -57,7 +57,7 @@ def to_onnx(module: nn.Module, sample_input: torch.Tensor, path: Any, *, opset: 
 
     Args:
         module: a :class:`~neuroplastic.network.Sequential` (or any module whose forward returns
-            ``y`` or ``(y, state)``) over time-first input.
+            ``y`` or ``(y, state)``) over time-first input, or a :class:`~neuroplastic.training.Model`.
         sample_input: a time-first tensor ``[T, B, ...]``; ``T`` is fixed in the exported graph.
         path: the ``.onnx`` file, written atomically (a temporary sibling renamed into place).
         opset: ONNX opset version.
@@ -67,6 +67,8 @@ def to_onnx(module: nn.Module, sample_input: torch.Tensor, path: Any, *, opset: 
         The path. Run it with ``onnxruntime.InferenceSession(path).run(None, {"input": x})``.
     """
     require("onnx", "onnx", "to_onnx")
+    if not isinstance(module, nn.Module) and isinstance(getattr(module, "module", None), nn.Module):
+        module = module.module  # a training.Model
     if not isinstance(sample_input, torch.Tensor) or sample_input.ndim < 3:
         raise ValueError("sample_input must be a time-first tensor [T, B, ...], e.g. torch.zeros(T, 1, n_in)")
     wrapped = _Outputs(module)
