@@ -75,17 +75,25 @@ __all__ = [
     "IzhikevichCell", "LI", "LICell", "LIF", "LIFCell", "LatencyEncoder", "MLPClassifier",
     "MaxPool2d", "Model", "NetState", "Network", "PopulationEncoder", "Rate", "RateEncoder", "RecurrentLIF",
     "SNNClassifier", "Sequential", "SpikeMonitor", "StateMonitor", "Surrogate", "__version__", "build_model", "load", "save",
-    "seed_everything", "set_finite_checks",
+    "seed_everything", "set_finite_checks", "models",
 ]
 
 
-#: Loaded on first use: the scikit-learn estimators (and ``robustness``, which uses them) import
-#: scikit-learn, about 2 s that ``import neuroplastic`` and ``neuroplastic --help`` need not pay.
+#: Loaded on first use: the scikit-learn estimators of ``neuroplastic.models`` (and ``robustness``)
+#: import scikit-learn, about 2 s that ``import neuroplastic`` and ``neuroplastic --help`` need not pay.
 _LAZY = {
-    "SNNClassifier": "neuroplastic.training.sklearn", "MLPClassifier": "neuroplastic.training.sklearn",
-    "DiehlCook": "neuroplastic.plasticity.networks", "HebbianNetwork": "neuroplastic.plasticity.networks",
-    "HybridClassifier": "neuroplastic.plasticity.networks", "robustness": None,
+    "SNNClassifier": "neuroplastic.models", "MLPClassifier": "neuroplastic.models",
+    "DiehlCook": "neuroplastic.models", "HebbianNetwork": "neuroplastic.models",
+    "HybridClassifier": "neuroplastic.models", "models": None, "robustness": None,
 }
+
+# ``neuroplastic.load`` finds a checkpoint's class by its registered name and imports the lazily
+# loaded modules that register classes; the estimators register in ``neuroplastic.models``, which
+# io (a lower layer) cannot name, so the package root (which sits above everything) adds it.
+from neuroplastic.io import checkpoint as _checkpoint  # noqa: E402
+
+if "neuroplastic.models" not in _checkpoint._REGISTERING_MODULES:
+    _checkpoint._REGISTERING_MODULES = (*_checkpoint._REGISTERING_MODULES, "neuroplastic.models")
 
 
 def __getattr__(name: str):

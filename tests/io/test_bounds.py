@@ -19,7 +19,8 @@ import pytest
 
 import neuroplastic as npl
 from neuroplastic.io import CheckpointError
-from neuroplastic.training import SNNClassifier, build_model
+from neuroplastic.models import SNNClassifier
+from neuroplastic.training import build_model
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -102,7 +103,7 @@ def test_estimator_with_tampered_layer_sizes(tmp_path: Path) -> None:
 
 
 def test_hebbian_network_with_tampered_width(tmp_path: Path) -> None:
-    from neuroplastic.plasticity.networks import HebbianNetwork
+    from neuroplastic.models import HebbianNetwork
 
     rng = np.random.default_rng(0)
     X, y = rng.random(size=(30, 16)), np.arange(30) % 3

@@ -12,7 +12,7 @@ import neuroplastic as npl
 from neuroplastic import MLPClassifier, SNNClassifier
 from neuroplastic.io import CheckpointError, load_config
 from neuroplastic.io.estimator import _from_json, _to_json
-from neuroplastic.plasticity.networks import DiehlCook, HybridClassifier
+from neuroplastic.models import DiehlCook, HybridClassifier
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_json_encoding_is_exact_and_strict():
 @pytest.mark.parametrize("arch", ["dense", "conv"])
 def test_hebbian_network_round_trip(arch, tmp_path):
     from neuroplastic.datasets import load_split
-    from neuroplastic.plasticity.networks import HebbianNetwork
+    from neuroplastic.models import HebbianNetwork
 
     d = load_split("digits")
     kw = dict(n_hidden=(8,), kernel_size=(3,)) if arch == "conv" else {}   # dense: default size min(1000, n)

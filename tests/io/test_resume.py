@@ -15,7 +15,8 @@ import torch
 
 import neuroplastic as npl
 from neuroplastic.io import CheckpointError, load_config
-from neuroplastic.training import MLPClassifier, Model, ModelCheckpoint, SNNClassifier, build_model
+from neuroplastic.models import MLPClassifier, SNNClassifier
+from neuroplastic.training import Model, ModelCheckpoint, build_model
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 HERE = Path(__file__).resolve().parent

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from neuroplastic.plasticity.networks import HebbianNetwork, kmeans_label_accuracy
+from neuroplastic.models import HebbianNetwork
+from neuroplastic.plasticity.networks import kmeans_label_accuracy
 from neuroplastic.plasticity.networks._hebb_layers import HebbianDense
-from neuroplastic.plasticity.networks.hebbian import rank_competition_step, rank_schedule
+from neuroplastic.plasticity.networks.neural_gas import rank_competition_step, rank_schedule
 
 
 def _layer(n_in: int, n_out: int, **kw) -> HebbianDense:

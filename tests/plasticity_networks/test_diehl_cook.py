@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from neuroplastic._core.registry import available_backends
-from neuroplastic.plasticity.networks import DiehlCook, DiehlCookParams, diehl_cook_init, diehl_cook_step, poisson_spikes
+from neuroplastic.models import DiehlCook
+from neuroplastic.plasticity.networks import DiehlCookParams, diehl_cook_init, diehl_cook_step, poisson_spikes
 from neuroplastic.plasticity.networks._dc_c import available as c_available
 from neuroplastic.plasticity.networks._dc_c import present_c
 from neuroplastic.plasticity.networks._dc_engine import normalize_input_major_, present_reference
@@ -181,9 +182,23 @@ def test_bad_settings_name_the_fix(kw: dict, match: str) -> None:
         DiehlCook(**kw).fit(X, np.arange(6) % 2)
 
 
-def test_inputs_outside_unit_interval_are_rejected() -> None:
-    with pytest.raises(ValueError, match="divide pixels by 255"):
-        DiehlCook(n_neurons=2).fit(np.full((4, 3), 255.0), [0, 1, 0, 1])
+def test_inputs_are_mapped_into_the_unit_interval_by_the_training_range() -> None:
+    """Rates need [0, 1]: fit maps each feature by (x - min(0, lo)) / (max(1, hi) - min(0, lo)), so an
+    affine copy of 0/1 images trains exactly like the images, and pixels in [0, 1] pass unchanged."""
+    X01 = np.repeat(np.eye(4), 10, axis=0).astype(np.float32)
+    y = np.repeat(np.arange(4), 10)
+    kw = dict(n_neurons=8, epochs=1, theta_plus=0.05, t_present=0.1, max_rate=600.0, norm=2.0, random_state=0)
+    ref = DiehlCook(**kw).fit(X01, y)
+    np.testing.assert_array_equal(ref.input_min_, np.zeros(4))
+    np.testing.assert_array_equal(ref.input_max_, np.ones(4))
+    X = X01 * 200.0 - 50.0                       # values -50 and 150: (x + 50) / 200 gives back 0 and 1
+    clf = DiehlCook(**kw).fit(X, y)
+    np.testing.assert_array_equal(clf.input_min_, np.full(4, -50.0))
+    np.testing.assert_array_equal(clf.input_max_, np.full(4, 150.0))
+    assert torch.equal(clf.weight_, ref.weight_) and torch.equal(clf.theta_, ref.theta_)
+    np.testing.assert_array_equal(clf.transform(X), ref.transform(X01))
+    beyond = X01 * 1000.0 - 500.0                # clipped to the training range, i.e. to 0 and 1
+    np.testing.assert_array_equal(clf.predict(beyond), ref.predict(X01))
 
 
 def test_params_validate() -> None:

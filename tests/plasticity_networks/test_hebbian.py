@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from neuroplastic.plasticity.networks import HebbianNetwork, kmeans_label_accuracy
+from neuroplastic.models import HebbianNetwork
+from neuroplastic.plasticity.networks import kmeans_label_accuracy
 from neuroplastic.plasticity.networks._hebb_layers import HebbianConv2d, HebbianDense, triangle
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from neuroplastic.plasticity.networks import HybridClassifier
+from neuroplastic.models import HybridClassifier
 
 
 def test_hybrid_smoke_learns_digits(digits) -> None:

@@ -286,7 +286,12 @@ class HebbianDense(nn.Module):
         return self.plastic(self.code(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        u = self.preactivation(x)
+        """The layer's response (the features it passes on). The product with the weights is taken in
+        float64 and rounded back, so that a sample gives the same response alone as in any batch (a
+        float32 matrix product changes in the last bits with the batch size); :meth:`learn` is not
+        affected."""
+        z = self.code(x)
+        u = (z.double() @ self.weight.detach().double().T).to(z.dtype)
         if self.activation == "triangle":
             return triangle(u, self.power)
         return F.relu(u).pow(self.power)

@@ -42,95 +42,25 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from neuroplastic._core.threads import cpu_threads, threads_for
 from neuroplastic.io import register_serializable
-from neuroplastic.io.estimator import EstimatorCheckpoint
+from neuroplastic.models._base import TransformingEstimator, looks_like_image
 from neuroplastic.plasticity.networks._hebb_layers import HebbianConv2d, HebbianDense
+from neuroplastic.plasticity.networks.neural_gas import RANK_FRACTION, rank_competition_step, rank_schedule
 from neuroplastic.plasticity.networks.readout import assign_labels, assignment_scores, one_hot_winners, train_linear_readout
 
-__all__ = ["HebbianNetwork", "rank_competition_step", "rank_schedule"]
+__all__ = ["HebbianNetwork"]
 
 CONV_DEFAULTS = {"n_hidden": (96, 256), "kernel_size": (5, 3), "hebb_lr": (0.08, 0.04), "temperature": (1.0, 1 / 0.65),
                  "power": (0.7, 1.4)}
 DENSE_DEFAULTS = {"n_hidden": (1000,), "hebb_lr": (1.0,), "temperature": (0.1,), "power": (1.0,)}
-HEBB_EPOCHS = {"conv": 1, "dense": 10}
-TABLE_POPULATION = 6   # Gaussian receptive fields per feature in front of a dense layer on tabular input   # passes when hebb_epochs=None
+HEBB_EPOCHS = {"conv": 1, "dense": 10}   # passes when hebb_epochs=None
+TABLE_POPULATION = 6   # Gaussian receptive fields per feature in front of a dense layer on tabular input
 HEBB_RATES = ("count", "constant")
 FEATURE_LEARNING = ("hebbian", "random", "kmeans")
 HEBB_COMPETITIONS = ("softmax", "rank")
-RANK_FRACTION = 0.5            # neural gas over the first half of the passes, then the layer's own rule
-RANK_RANGE = (None, 0.01)      # lambda: n_units / 2 -> 0.01
-RANK_RATE = (0.5, 0.05)        # epsilon: 0.5 -> 0.05 (0.005 leaves the units short of their inputs' mean)
-
-
-def looks_like_image(n_features: int) -> bool:
-    """A flat input of a square number (>= 64) of features is taken for an image: scaled as a whole
-    (one mean and spread); any other flat input is a table: each feature is standardised."""
-    return math.isqrt(n_features) ** 2 == n_features >= 64
-
-
-def rank_schedule(progress: float, n_units: int) -> tuple[float, float]:
-    r"""Neural-gas range and rate at ``progress`` :math:`t \in [0, 1]`, both annealed geometrically:
-    :math:`\lambda = \lambda_0 (\lambda_1 / \lambda_0)^{t}` from :math:`n_{units} / 2` to 0.01 and
-    :math:`\epsilon = \epsilon_0 (\epsilon_1 / \epsilon_0)^{t}` from 0.5 to 0.05.
-
-    Example:
-        >>> rank_schedule(0.0, 64), tuple(round(v, 6) for v in rank_schedule(1.0, 64))
-        ((32.0, 0.5), (0.01, 0.05))
-    """
-    t = min(max(float(progress), 0.0), 1.0)
-    lam1, (eps0, eps1) = RANK_RANGE[1], RANK_RATE
-    lam0 = max(n_units / 2.0, lam1)
-    return lam0 * (lam1 / lam0) ** t, eps0 * (eps1 / eps0) ** t
-
-
-def rank_competition_step(layer: HebbianDense, x: torch.Tensor, neighbourhood: float, rate: float) -> torch.Tensor:
-    r"""One rank-ordered (neural-gas) Hebbian step of a dense layer, in place.
-
-    Graded lateral inhibition ordered by response (Martinetz & Schulten 1991, on directions): for
-    each input direction :math:`\hat x_b = z_b / \lVert z_b \rVert` (:math:`z_b` the layer's
-    standardised input) the units are ranked by their response :math:`u_{bk} = w_k \cdot \hat x_b`
-    (rank :math:`r_{bk} = 0` for the strongest), and every unit moves toward the input in proportion
-    to :math:`h_{bk} = e^{-r_{bk} / \lambda}`:
-
-    .. math::
-        \Delta w_k = \epsilon\, \frac{\sum_b h_{bk}\,\big(\hat x_b - (w_k \cdot \hat x_b)\, w_k\big)}
-        {\max\big(1, \sum_b h_{bk}\big)}
-
-    (the batch's neighbourhood-weighted mean, so that no unit moves by more than :math:`\epsilon`
-    of the way per batch; a single input gives the textbook step). As :math:`\lambda \to 0`,
-    :math:`h` is the one-hot winner: winner-only online k-means on directions with rate
-    :math:`\epsilon`. A large :math:`\lambda` moves every unit toward every input, the later-ranked
-    ones less: the soft competition lets units stranded by a bad start reach the data.
-
-    Args:
-        layer: a :class:`~._hebb_layers.HebbianDense`.
-        x: ``[B, n_in]`` inputs (before standardisation).
-        neighbourhood: :math:`\lambda > 0`. rate: :math:`\epsilon` in (0, 1] (see :func:`rank_schedule`).
-
-    Returns:
-        The neighbourhood weights ``h [B, n_units]``.
-    """
-    if not isinstance(layer, HebbianDense):
-        raise ValueError(f"rank competition needs a HebbianDense layer, got {type(layer).__name__}")
-    if not neighbourhood > 0 or not 0 < rate <= 1:
-        raise ValueError(f"neighbourhood must be > 0 and rate in (0, 1], got {neighbourhood} and {rate}")
-    with torch.no_grad():
-        z = layer.code(x)
-        xh = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        w = layer.weight
-        u = xh @ w.T
-        rank = u.argsort(1, descending=True).argsort(1).to(u.dtype)
-        h = torch.exp(-rank / float(neighbourhood))
-        dw = h.T @ xh - (h * u).sum(0).unsqueeze(1) * w
-        w.add_(float(rate) * dw / h.sum(0).clamp_min(1.0).unsqueeze(1))
-    return h
 
 
 def _per_layer(value: Any, default: Sequence[Any], n: int, name: str) -> list[Any]:
@@ -157,7 +87,7 @@ def _std(f: torch.Tensor) -> float:
 
 
 @register_serializable("neuroplastic.plasticity.HebbianNetwork")
-class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
+class HebbianNetwork(TransformingEstimator):
     """Features learned by competitive Hebbian plasticity, read out by a softmax trained with Adam.
 
     Args:
@@ -200,8 +130,10 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         classes_, n_features_in_, input_shape_, layers_ (``nn.ModuleList``), readout_
         (``nn.Linear``), feature_scale_, n_features_out_, n_hidden_ (resolved layer sizes), timings_
         (seconds per phase). ``save(path)`` writes a safetensors + JSON checkpoint (see
-        :mod:`neuroplastic.io.estimator`); :func:`neuroplastic.load` reads it back.
+        :mod:`neuroplastic.models._checkpoint`); :func:`neuroplastic.load` reads it back.
     """
+
+    _dtypes = (np.float32, np.float64)
 
     def __init__(self, n_hidden: int | Sequence[int] | None = None, architecture: str = "auto", rule: str = "softhebb",
                  input_shape: Sequence[int] | None = None, kernel_size: Any = None, hebb_lr: Any = None,
@@ -309,7 +241,7 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         self.architecture_, self.input_shape_, self.layers_, self.n_features_out_ = arch, shape, layers, n_out
         self.n_hidden_ = hidden
 
-    # ---- checkpoints (neuroplastic.io.estimator): rebuild the layers and the readout before loading
+    # ---- checkpoints (neuroplastic.models._checkpoint): rebuild the layers and the readout before loading
     def _checkpoint_modules(self) -> dict[str, nn.Module]:
         self._build(int(self.n_features_in_), torch.Generator(), 0, hidden=self.n_hidden_)
         n_classes = self._saved_shape("classes_")[0]
@@ -317,7 +249,7 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
 
     def _after_checkpoint_load(self) -> None:
         """A loaded network continues ``partial_fit`` with a generator seeded by ``random_state``."""
-        self._gen = torch.Generator().manual_seed(int(check_random_state(self.random_state).randint(0, 2**31 - 1)))
+        self._gen = torch.Generator().manual_seed(self._draw_seed())
 
     def _check_settings(self) -> None:
         for name in ("readout_epochs", "readout_batch_size", "hebb_batch_size"):
@@ -418,23 +350,14 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ scikit-learn API
     def _prepare(self, X: Any, y: Any, first: bool, classes: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X, y, reset=first, dtype=[np.float32, np.float64])
-        check_classification_targets(y)
+        X, y = self._validate(X, y, reset=first)
         if first:
-            labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
-            if len(labels) < 2:
-                raise ValueError(f"HebbianNetwork needs at least 2 classes, got {labels.tolist()}: add samples of another class")
-            self.classes_ = labels
-        idx = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
-        if (self.classes_[idx] != y).any():
-            raise ValueError(f"y holds labels not in classes_ {self.classes_.tolist()[:10]}: pass classes= with every label "
-                             "to the first partial_fit call")
-        return X, idx
+            self.classes_ = self._labels(y, classes)
+        return X, self._encode(y)
 
     def _init(self, n_features: int, n_samples: int) -> torch.Generator:
         self._check_settings()
-        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
-        self._gen = torch.Generator().manual_seed(seed)
+        self._gen = torch.Generator().manual_seed(self._draw_seed())
         self.timings_: dict[str, float] = {}
         self._build(n_features, self._gen, n_samples)
         return self._gen
@@ -479,8 +402,8 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         """
         first = not hasattr(self, "layers_")
         X, y_idx = self._prepare(X, y, first, classes)
-        if not first and classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
-            raise ValueError(f"classes={list(classes)} differs from classes_ {self.classes_.tolist()}: pass the same classes")
+        if not first:
+            self._check_same_classes(classes)
         gen = self._init(X.shape[1], len(X)) if first else self._gen
         x = self._images(X)
         self._learn_features(x, gen, fit_stats=first)
@@ -492,26 +415,36 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         """The learned features ``[n, n_features_out_]`` (before the readout's scaling)."""
-        check_is_fitted(self, "layers_")
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        self._check_fitted("layers_")
+        X = self._validate(X, reset=False)
         return self._features(self._images(X)).numpy()
 
+    def _logits(self, X: Any) -> np.ndarray:
+        """Readout logits ``[n, n_classes]``, computed in float64 (a float32 matrix product changes in
+        the last bits with the batch size: one sample alone would not score as in a batch)."""
+        self._check_fitted("readout_")
+        f = self.transform(X)
+        w = self.readout_.weight.detach().double()
+        b = self.readout_.bias.detach().double()
+        out = [(torch.as_tensor(f[i:i + 4096]).double() / self.feature_scale_) @ w.T + b for i in range(0, len(f), 4096)]
+        return (torch.cat(out) if out else torch.zeros(0, len(b), dtype=torch.float64)).numpy()
+
     def decision_function(self, X: Any) -> np.ndarray:
-        """Readout logits ``[n, n_classes]``."""
-        check_is_fitted(self, "readout_")
-        f = torch.as_tensor(self.transform(X)) / self.feature_scale_
-        with torch.no_grad():
-            return self.readout_(f).numpy().astype(np.float64)
+        """Readout logits ``[n, n_classes]``; for two classes, scikit-learn's ``[n]`` score of
+        ``classes_[1]`` (its logit minus that of ``classes_[0]``)."""
+        z = self._logits(X)
+        return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Softmax of the readout logits, columns in the order of ``classes_``."""
-        z = self.decision_function(X)
+        z = self._logits(X)
         z = z - z.max(1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.decision_function(X).argmax(1)]
+        idx = self._logits(X).argmax(1)
+        return self.classes_[idx]
 
     def label_assignment_score(self, X_train: Any, y_train: Any, X_test: Any, y_test: Any, layer: int = 0,
                                responses: str = "winner") -> float:
@@ -525,7 +458,7 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         ``"soft"``: the layer's soft winner-take-all, ``softmax(u / temperature)`` with its own
         SoftHebb temperature (graded responses of all units, as Diehl & Cook's spike counts).
         """
-        check_is_fitted(self, "layers_")
+        self._check_fitted("layers_")
         if responses not in ("winner", "soft"):
             raise ValueError(f"responses must be 'winner' or 'soft', got {responses!r}")
         dense = self.layers_[layer]
@@ -536,7 +469,7 @@ class HebbianNetwork(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
             raise ValueError("responses='soft' needs a SoftHebb layer (its temperature); use responses='winner'")
 
         def respond(X: Any) -> torch.Tensor:
-            x = self._forward_to(self._images(validate_data(self, X, reset=False, dtype=[np.float32, np.float64])), layer)
+            x = self._forward_to(self._images(self._validate(X, reset=False)), layer)
             with torch.no_grad():
                 u = dense.preactivation(x).double()
                 return one_hot_winners(u) if responses == "winner" else torch.softmax(u / temperature, dim=1)

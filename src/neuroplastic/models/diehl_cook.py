@@ -14,6 +14,11 @@ Front. Comput. Neurosci. 9:99):
   renormalised to sum to ``norm`` (78) after every presentation;
 * as in the paper, an image that makes fewer than ``min_spikes`` (5) excitatory spikes is shown
   again with the maximum input rate raised by ``rate_step`` (32 Hz), up to ``max_retries`` times;
+* inputs set Poisson rates, so they must lie in [0, 1]: ``fit`` records each feature's range
+  over the training data and maps it into [0, 1] (:class:`~neuroplastic.models._base.UnitRange`:
+  :math:`(x - lo) / (hi - lo)` with :math:`lo = \min(0, \min x)`, :math:`hi = \max(1, \max x)`),
+  so pixels already in [0, 1] are used as they are and any other real input works; later inputs
+  beyond the training range are clipped;
 * after training, the thresholds are frozen, the training set is presented once more, and each
   neuron is assigned the class of its highest average response; a sample is classified by the
   highest average spike count of the assigned groups (:mod:`.readout`).
@@ -45,14 +50,10 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from neuroplastic._core.registry import get_backend
 from neuroplastic.io import register_serializable
-from neuroplastic.io.estimator import EstimatorCheckpoint
+from neuroplastic.models._base import TransformingEstimator, UnitRange
 from neuroplastic.plasticity.networks import _dc_c  # noqa: F401  (registers the fused backend)
 from neuroplastic.plasticity.networks._dc_engine import OP, DiehlCookParams, normalize_input_major_
 from neuroplastic.plasticity.networks.readout import assignment_scores
@@ -64,7 +65,7 @@ _PARAM_NAMES = ("t_present", "dt", "max_rate", "nu_pre", "nu_post", "theta_plus"
 
 
 @register_serializable("neuroplastic.plasticity.DiehlCook")
-class DiehlCook(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
+class DiehlCook(TransformingEstimator):
     """Diehl & Cook (2015) spiking network trained by STDP, read out by label assignment.
 
     Defaults differ from the paper's in three places, tuned on MNIST 8k/2k (validation images never
@@ -92,7 +93,8 @@ class DiehlCook(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         verbose: 1 prints one line per epoch.
 
     Attributes:
-        classes_: class labels. n_features_in_: inputs (pixels).
+        classes_: class labels. n_features_in_: inputs (pixels). input_min_, input_max_: the range
+            mapped onto [0, 1] (``min(0, training minimum)``, ``max(1, training maximum)`` per feature).
         weight_: ``[n_features_in_, n_neurons]`` input -> excitatory weights (input-major; use
             ``weight_.T`` for receptive fields). theta_: adaptive thresholds ``[n_neurons]`` (mV).
         labels_: class index assigned to each neuron (-1: never fired). class_rates_:
@@ -150,33 +152,38 @@ class DiehlCook(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         self._params()  # validates the physical settings
 
-    def _validate_X(self, X: Any, reset: bool, y: Any = None) -> Any:
-        if y is None:
-            X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+    def _validate_X(self, X: Any, reset: bool, y: Any = "no_validation") -> Any:
+        """Validated inputs mapped into [0, 1] (``reset``: the range is taken from these)."""
+        with_y = not (isinstance(y, str) and y == "no_validation")
+        if with_y:
+            X, y = self._validate(X, y, reset=reset)
         else:
-            X, y = validate_data(self, X, y, reset=reset, dtype=[np.float32, np.float64])
-        if X.size and (X.min() < 0 or X.max() > 1):
-            raise ValueError(f"inputs must lie in [0, 1] (they set Poisson rates, pixel * max_rate), got values in "
-                             f"[{X.min():.3g}, {X.max():.3g}]: divide pixels by 255 or use sklearn's MinMaxScaler")
-        return X if y is None else (X, y)
+            X = self._validate(X, reset=reset)
+        if reset:
+            r = UnitRange.fit(X)
+            self.input_min_, self.input_max_ = r.lo, r.hi
+        X = UnitRange(self.input_min_, self.input_max_).apply(X)
+        return (X, y) if with_y else X
 
     # ------------------------------------------------------------------ engine
-    # ---- checkpoints (neuroplastic.io.estimator): label-assignment sums continue in partial_fit
+    # ---- checkpoints (neuroplastic.models._checkpoint): label-assignment sums continue in partial_fit
     _checkpoint_private = ("_sums", "_class_n")
+    _dtypes = (np.float32, np.float64)
 
     def _after_checkpoint_load(self) -> None:
-        """A loaded network draws its Poisson input from a new generator seeded by ``random_state``."""
-        self._gen = torch.Generator().manual_seed(int(check_random_state(self.random_state).randint(0, 2**31 - 1)))
+        """A loaded network draws its Poisson input from a new generator seeded by ``random_state``; a
+        checkpoint written before inputs were rescaled (their range was [0, 1]) gets that range."""
+        self._gen = torch.Generator().manual_seed(self._draw_seed())
+        if not hasattr(self, "input_min_"):
+            self.input_min_ = np.zeros(int(self.n_features_in_))
+            self.input_max_ = np.ones(int(self.n_features_in_))
 
     def _tdtype(self) -> torch.dtype:
         return torch.float32 if self.dtype == "float32" else torch.float64
 
     def _init_network(self, n_in: int, classes: np.ndarray) -> None:
-        if len(classes) < 2:
-            raise ValueError(f"DiehlCook needs at least 2 classes, got only {classes.tolist()}: add samples of another class")
         self.classes_ = classes
-        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
-        self._gen = torch.Generator().manual_seed(seed)
+        self._gen = torch.Generator().manual_seed(self._draw_seed())
         w = 0.3 * torch.rand(n_in, self.n_neurons, generator=self._gen, dtype=torch.float64)
         self.weight_ = w.to(self._tdtype()).contiguous()
         normalize_input_major_(self.weight_, self.norm)
@@ -187,12 +194,13 @@ class DiehlCook(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         self.n_retries_ = 0
         self.fit_seconds_ = 0.0
 
-    def _present(self, x: torch.Tensor, learn: bool) -> torch.Tensor:
+    def _present(self, x: torch.Tensor, learn: bool, generator: torch.Generator | None = None) -> torch.Tensor:
         """Spike counts ``[B, N]`` of one batch, re-presenting silent images at higher rates."""
+        gen = self._gen if generator is None else generator
         p = self._params()
         fn = get_backend(OP, "cpu", name=self.backend)
         extra = torch.zeros(x.shape[0], 1, dtype=x.dtype)
-        counts = fn(self.weight_, self.theta_, x * (p.max_rate * p.dt), p, learn=learn, generator=self._gen)
+        counts = fn(self.weight_, self.theta_, x * (p.max_rate * p.dt), p, learn=learn, generator=gen)
         self.n_presentations_ += x.shape[0] if learn else 0
         if learn:
             normalize_input_major_(self.weight_, p.norm)
@@ -202,7 +210,7 @@ class DiehlCook(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
                 break
             extra[low] += float(self.rate_step)
             rates = x[low] * ((p.max_rate + extra[low]) * p.dt)
-            counts[low] = fn(self.weight_, self.theta_, rates, p, learn=learn, generator=self._gen)
+            counts[low] = fn(self.weight_, self.theta_, rates, p, learn=learn, generator=gen)
             if learn:
                 self.n_presentations_ += low.numel()
                 self.n_retries_ += low.numel()
@@ -218,9 +226,10 @@ class DiehlCook(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
             out[idx] = self._present(x[idx], learn=True)
         return out
 
-    def _responses(self, X: np.ndarray) -> torch.Tensor:
+    def _responses(self, X: np.ndarray, generator: torch.Generator | None = None) -> torch.Tensor:
         x = torch.as_tensor(X, dtype=self._tdtype())
-        out = [self._present(x[i:i + self.eval_batch_size], learn=False) for i in range(0, len(x), self.eval_batch_size)]
+        out = [self._present(x[i:i + self.eval_batch_size], learn=False, generator=generator)
+               for i in range(0, len(x), self.eval_batch_size)]
         return torch.cat(out) if out else torch.zeros(0, self.n_neurons, dtype=torch.int32)
 
     def _accumulate(self, counts: torch.Tensor, y_idx: np.ndarray) -> None:
@@ -232,20 +241,13 @@ class DiehlCook(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         labels[rates.max(1).values <= 0] = -1
         self.labels_, self.class_rates_ = labels, rates
 
-    def _encode(self, y: np.ndarray) -> np.ndarray:
-        idx = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
-        if (self.classes_[idx] != y).any():
-            raise ValueError(f"y holds labels not in classes_ {self.classes_.tolist()[:10]}: pass classes= with every "
-                             "label to the first partial_fit call")
-        return idx
-
     # ------------------------------------------------------------------ scikit-learn API
     def fit(self, X: Any, y: Any) -> "DiehlCook":
-        """Learn ``epochs`` passes by STDP on ``X`` ``[n, n_in]`` in [0, 1], then assign labels. Returns self."""
+        """Learn ``epochs`` passes by STDP on ``X`` ``[n, n_in]`` (mapped into [0, 1], see the module), then
+        assign labels. Returns self."""
         self._check_settings()
         X, y = self._validate_X(X, True, y)
-        check_classification_targets(y)
-        self._init_network(X.shape[1], np.unique(y))
+        self._init_network(X.shape[1], self._labels(y))
         y_idx = self._encode(y)
         t0 = time.perf_counter()
         for epoch in range(int(self.epochs)):
@@ -263,7 +265,7 @@ class DiehlCook(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
     def assign(self, X: Any, y: Any) -> "DiehlCook":
         """Re-assign the neurons' labels from a frozen pass over ``(X, y)`` (what ``fit`` does after
         learning); use it after a series of :meth:`partial_fit` calls. Returns self."""
-        check_is_fitted(self, "weight_")
+        self._check_fitted("weight_")
         X, y = self._validate_X(X, False, y)
         y_idx = self._encode(y)
         self._sums.zero_()
@@ -277,12 +279,10 @@ class DiehlCook(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         if first:
             self._check_settings()
         X, y = self._validate_X(X, first, y)
-        check_classification_targets(y)
         if first:
-            self._init_network(X.shape[1], np.unique(y) if classes is None else np.unique(np.asarray(classes)))
-        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
-            raise ValueError(f"classes={list(classes)} differs from classes_ {self.classes_.tolist()} fixed by the first "
-                             "partial_fit call: pass the same classes or call fit to start over")
+            self._init_network(X.shape[1], self._labels(y, classes))
+        else:
+            self._check_same_classes(classes)
         y_idx = self._encode(y)
         t0 = time.perf_counter()
         x = torch.as_tensor(X, dtype=self._tdtype())
@@ -295,29 +295,44 @@ class DiehlCook(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         """Spike counts ``[n, n_neurons]`` of the excitatory layer (thresholds and weights frozen)."""
-        check_is_fitted(self, "weight_")
+        self._check_fitted("weight_")
         X = self._validate_X(X, False)
-        return self._responses(X).numpy().astype(np.float64)
+        return self._responses(X, self._eval_generator()).numpy().astype(np.float64)
+
+    def _eval_generator(self) -> torch.Generator:
+        """A fresh generator per call, seeded by ``random_state``: ``predict`` twice on the same batch
+        gives the same answer, and inference does not move the generator that training continues with."""
+        return torch.Generator().manual_seed(self._draw_seed() + 1)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Average spike count of each class's assigned neurons, normalised to sum to 1 per sample
         (uniform for a sample that evoked no spike)."""
-        check_is_fitted(self, "labels_")
+        self._check_fitted("labels_")
         s = assignment_scores(self.transform(X), self.labels_, len(self.classes_)).numpy()
         tot = s.sum(1, keepdims=True)
         return np.where(tot > 0, s / np.where(tot > 0, tot, 1.0), 1.0 / len(self.classes_))
 
     def predict(self, X: Any) -> np.ndarray:
         """Label of the group of neurons with the highest average spike count."""
-        return self.classes_[self.predict_proba(X).argmax(1)]
+        idx = self.predict_proba(X).argmax(1)
+        return self.classes_[idx]
 
     @property
     def receptive_fields_(self) -> torch.Tensor:
         """``[n_neurons, n_features_in_]`` weights, one row per neuron (for plotting)."""
-        check_is_fitted(self, "weight_")
+        self._check_fitted("weight_")
         return self.weight_.T
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        """``non_deterministic``: inference draws Poisson spike trains for a whole batch at once (one
+        seed per call, a fresh generator from ``random_state`` each call), so one sample's spike counts
+        depend on the batch it is in; the same batch gives the same answer.
+
+        ``poor_score``: the prototypes are normalised (each neuron's weights sum to ``norm``), so the
+        winner depends on the direction of the input more than on its size; scikit-learn's training
+        check (three 2-feature blobs, accuracy > 0.83) gets 0.73 with 32 neurons (0.91 on its two-blob
+        problem), which is this model on two features, not a failure of fitting."""
         tags = super().__sklearn_tags__()
-        tags.non_deterministic = self.random_state is None
+        tags.classifier_tags.poor_score = True
+        tags.non_deterministic = True   # a sample's Poisson input depends on the batch it is presented in
         return tags

@@ -34,15 +34,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from neuroplastic.io import register_serializable
-from neuroplastic.io.estimator import EstimatorCheckpoint
+from neuroplastic.models._base import TransformingEstimator, looks_like_image
 from neuroplastic.plasticity.networks._hebb_layers import HebbianDense
-from neuroplastic.plasticity.networks.hebbian import looks_like_image
+from neuroplastic.training.architectures import build_model
 
 __all__ = ["HybridClassifier"]
 
@@ -51,7 +47,7 @@ MIN_FINETUNE_UPDATES = 600
 
 
 @register_serializable("neuroplastic.plasticity.HybridClassifier")
-class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
+class HybridClassifier(TransformingEstimator):
     """Hebbian-pretrained spiking classifier fine-tuned with surrogate gradients.
 
     Args:
@@ -122,8 +118,6 @@ class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
                 h.learn(z[order[i:i + int(self.hebb_batch_size)]])
 
     def _init_snn(self, z: torch.Tensor) -> None:
-        from neuroplastic.training.architectures import build_model
-
         self.model_ = build_model("snn", n_in=z.shape[1], n_out=len(self.classes_), hidden=[int(self.n_hidden)],
                                   num_steps=int(self.num_steps), tau_mem=float(self.tau_mem), r=float(self.r),
                                   seed=self._seed, device=self.device)
@@ -160,10 +154,8 @@ class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
 
     def _setup(self, X: np.ndarray, classes: np.ndarray) -> torch.Tensor:
         self._check_settings()
-        if len(classes) < 2:
-            raise ValueError(f"HybridClassifier needs at least 2 classes, got {classes.tolist()}")
         self.classes_ = classes
-        self._seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        self._seed = self._draw_seed()
         self._gen = torch.Generator().manual_seed(self._seed)
         if looks_like_image(X.shape[1]):          # pixels: one mean and spread for the whole image
             mean, scale = np.full(X.shape[1], X.mean()), np.full(X.shape[1], X.std())
@@ -179,8 +171,9 @@ class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         return HebbianDense(n_in, int(self.n_hidden), rule="softhebb", lr=float(self.hebb_lr),
                             temperature=float(self.temperature), init_norm=1.0, generator=gen)
 
-    # ---- checkpoints (neuroplastic.io.estimator): the Hebbian layer's skeleton and the private seed
+    # ---- checkpoints (neuroplastic.models._checkpoint): the Hebbian layer's skeleton and the private seed
     _checkpoint_private = ("_seed",)
+    _dtypes = (np.float32, np.float64)
 
     def _checkpoint_modules(self) -> dict[str, torch.nn.Module]:
         return {"hebbian_": self._new_hebbian(int(self.n_features_in_), None)}
@@ -188,18 +181,10 @@ class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
     def _after_checkpoint_load(self) -> None:
         self._gen = torch.Generator().manual_seed(int(self._seed))
 
-    def _encode(self, y: np.ndarray) -> np.ndarray:
-        idx = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
-        if (self.classes_[idx] != y).any():
-            raise ValueError(f"y holds labels not in classes_ {self.classes_.tolist()[:10]}: pass classes= to the first "
-                             "partial_fit call")
-        return idx
-
     def fit(self, X: Any, y: Any) -> "HybridClassifier":
         """Hebbian pre-training on ``X``, then BPTT fine-tuning on ``(X, y)``. Returns self."""
-        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
-        check_classification_targets(y)
-        z = self._setup(X, np.unique(y))
+        X, y = self._validate(X, y, reset=True)
+        z = self._setup(X, self._labels(y))
         t0 = time.perf_counter()
         self._pretrain(z, int(self.hebb_epochs))
         self.timings_["hebbian"] = time.perf_counter() - t0
@@ -214,35 +199,35 @@ class HybridClassifier(EstimatorCheckpoint, ClassifierMixin, BaseEstimator):
         """First call: Hebbian pre-training on this batch and a new spiking network; every call: one
         epoch of fine-tuning on the batch."""
         first = not hasattr(self, "model_")
-        X, y = validate_data(self, X, y, reset=first, dtype=[np.float32, np.float64])
-        check_classification_targets(y)
+        X, y = self._validate(X, y, reset=first)
         if first:
-            z = self._setup(X, np.unique(y) if classes is None else np.unique(np.asarray(classes)))
+            z = self._setup(X, self._labels(y, classes))
             self._pretrain(z, max(1, int(self.hebb_epochs)))
             self._init_snn(z)
-        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
-            raise ValueError(f"classes={list(classes)} differs from classes_ {self.classes_.tolist()}")
+        else:
+            self._check_same_classes(classes)
         self._finetune(self._z(X), self._encode(y), 1)
         return self
 
     def _scores(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        self._check_fitted("model_")
+        X = self._validate(X, reset=False)
         return self.model_.decision_function(self._z(X), batch_size=256)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (softmax of the readout), columns in the order of ``classes_``."""
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        self._check_fitted("model_")
+        X = self._validate(X, reset=False)
         return self.model_.predict_proba(self._z(X), batch_size=256).astype(np.float64)
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self._scores(X).argmax(1)]
+        idx = self._scores(X).argmax(1)
+        return self.classes_[idx]
 
     def transform(self, X: Any) -> np.ndarray:
         """Spike counts of the hidden LIF layer ``[n, n_hidden]`` (after fine-tuning)."""
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        self._check_fitted("model_")
+        X = self._validate(X, reset=False)
         net = self.model_.module
         x = torch.as_tensor(self._z(X), device=self.model_.device)
         with torch.no_grad():
