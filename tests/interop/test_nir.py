@@ -311,3 +311,18 @@ def test_graph_network_exports_populations_projections_and_delays(tmp_path) -> N
     refr.add_population("p", 2)  # CUBA benchmark defaults: t_ref = 5 ms
     with pytest.raises(ValueError, match="population 'p' has t_ref=0.005: NIR neurons have no refractory period"):
         to_nir(refr)
+
+
+def test_missing_optional_packages_name_the_extra(monkeypatch) -> None:
+    import sys
+
+    from neuroplastic.interop import to_onnx
+
+    monkeypatch.setitem(sys.modules, "nir", None)  # import nir now raises ImportError
+    with pytest.raises(ImportError, match=r"to_nir needs the optional package 'nir': pip install neuroplastic\[nir\]"):
+        to_nir(Sequential(Dense(2, 2)))
+    with pytest.raises(ImportError, match=r"pip install neuroplastic\[nir\]"):
+        from_nir("x.nir", dt=1e-3)
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ImportError, match=r"to_onnx needs the optional package 'onnx': pip install neuroplastic\[onnx\]"):
+        to_onnx(Sequential(Dense(2, 2)), torch.zeros(1, 1, 2), "x.onnx")
