@@ -99,7 +99,7 @@ def _train_gradient(name: str, label: str, kind: str, split: Any, quick: bool, s
 def _train_plasticity(split: Any, quick: bool, seed: int, verbose: int) -> tuple[DemoRow, Any] | None:
     """Plasticity-trained row, if the plasticity networks are available."""
     try:
-        from neuroplastic.training.sklearn import SNNClassifier
+        from neuroplastic.models import SNNClassifier
 
         clf = SNNClassifier(learning="plasticity", random_state=seed)
         t0 = time.perf_counter()
