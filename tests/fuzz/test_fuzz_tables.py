@@ -128,3 +128,28 @@ def test_a_cell_longer_than_the_csv_field_limit(tmp_path):
     res = run(["train", "--data", tmp_path / "d.csv", "--target", "y", "--out", tmp_path / "o", "--epochs", "1",
                "--model", "mlp-founding", "--exclude", "note"])
     assert res.exit_code == 0, res.output
+
+
+def test_tampered_encoder_is_a_clear_error(tmp_path, trained):
+    import copy
+    import shutil
+
+    cfg = json.loads((trained / "model" / "config.json").read_text())
+    enc = cfg["extra"]["encoder"]
+    edits = [("mean", [1.0]), ("scale", "x"), ("classes", ["a"]), ("classes", [1, "a"]), ("features", ["x1"]),
+             ("columns", 5), ("categories", {"zz": ["a"]}), ("version", 9), ("format", None), ("standardize", None),
+             ("classes", ["a", "b", "c"]), ("classes", ["a", "a"])]
+    rows = [["x1", "x2", "y"]] + [[str(i), str(i % 3), "ab"[i % 2]] for i in range(6)]
+    (tmp_path / "d.csv").write_bytes(write_table(rows))
+    for key, value in edits + [(None, None)]:
+        broken = copy.deepcopy(cfg)
+        if key is None:
+            del broken["extra"]["encoder"]["columns"]
+        else:
+            broken["extra"]["encoder"][key] = value
+        shutil.copytree(trained, tmp_path / "m", dirs_exist_ok=True)
+        (tmp_path / "m" / "model" / "config.json").write_text(json.dumps(broken))
+        res = run(["predict", "--model", tmp_path / "m", "--data", tmp_path / "d.csv"])
+        if key in ("mean", "scale", "classes", "features", "version", "format", "columns"):
+            assert res.exit_code == 2, (key, value, res.output)
+    assert enc == cfg["extra"]["encoder"]

@@ -20,7 +20,7 @@ import numpy as np
 
 from neuroplastic._core.atomic import atomic_path
 from neuroplastic._core.checks import check_output_path
-from neuroplastic._core.errors import InputError
+from neuroplastic._core.errors import InputError, StateError
 from neuroplastic._core.seed import seed_everything
 
 MODEL_NAMES = {"snn": "snn", "mlp": "mlp_wide", "mlp-founding": "mlp_founding",
@@ -155,10 +155,24 @@ def load_trained(model_dir: str | Path) -> tuple[Any, Any, dict[str, Any]]:
         raise ValueError(f"{model_dir} holds no trained model (no model/config.json): pass the folder that "
                          "`neuroplastic train --out` wrote")
     extra = load_config(ckpt).get("extra", {})
-    if "encoder" not in extra:
-        raise ValueError(f"{ckpt} has no table encoder in its config: it was not written by `neuroplastic train`; "
+    if not isinstance(extra, dict) or "encoder" not in extra:
+        raise InputError(f"{ckpt} has no table encoder in its config: it was not written by `neuroplastic train`; "
                          "pass the folder that `neuroplastic train --out` created")
-    return load(ckpt), TableEncoder.from_config(extra["encoder"]), extra
+    enc = TableEncoder.from_config(extra["encoder"])
+    model = load(ckpt)
+    try:  # the model and its encoder must agree (a hand-edited config could pair them wrongly)
+        zero = np.zeros((1, len(enc.feature_names_)), dtype=np.float32)
+        probe = np.asarray(model.predict(zero))
+        ok = probe.shape == (1,) and enc.classes_ is not None and 0 <= int(probe[0]) < len(enc.classes_)
+        if ok and hasattr(model, "predict_proba"):
+            ok = np.asarray(model.predict_proba(zero)).shape == (1, len(enc.classes_))
+    except (RuntimeError, ValueError, IndexError, TypeError) as e:
+        ok, probe = False, e
+    if not ok:
+        raise StateError(f"{ckpt}: the model and its table encoder do not fit together ({len(enc.feature_names_)} "
+                         f"features, {0 if enc.classes_ is None else len(enc.classes_)} classes; {probe!r}): the "
+                         "config was damaged or edited; retrain with `neuroplastic train`")
+    return model, enc, extra
 
 
 def predict_csv(model_dir: str | Path, data: str | Path, out: str | Path | None = None, *, proba: bool = False) -> str:

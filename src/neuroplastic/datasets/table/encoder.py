@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from neuroplastic._core.errors import DataError, InputError
+from neuroplastic._core.errors import DataError, InputError, StateError
 from neuroplastic.datasets._split import fit_standardizer
 from neuroplastic.datasets.table._cells import (
     Table,
@@ -304,7 +304,25 @@ class TableEncoder:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TableEncoder:
-        """Rebuild a fitted encoder from `to_config`'s dict (e.g. after a JSON round trip)."""
+        """Rebuild a fitted encoder from `to_config`'s dict (e.g. after a JSON round trip).
+
+        Raises:
+            StateError: the dict is not a TableEncoder config, or it was damaged or edited (a
+                missing key, a value of the wrong type, lengths that do not match).
+        """
+        try:
+            return cls._from_config(config)
+        except StateError:
+            raise
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
+            what = f"key {e.args[0]!r} is missing" if isinstance(e, KeyError) and e.args else f"{type(e).__name__}: {e}"
+            raise StateError(f"the table encoder's config cannot be used ({what}): it is damaged or was edited by "
+                             "hand; retrain with `neuroplastic train`, or restore the model folder") from e
+
+    @classmethod
+    def _from_config(cls, config: Mapping[str, Any]) -> TableEncoder:
+        if not isinstance(config, Mapping):
+            raise StateError(f"a TableEncoder config is a dict, got {type(config).__name__}: the config is corrupt")
         if config.get("format") != CONFIG_FORMAT:
             raise ValueError(f"not a TableEncoder config (format={config.get('format')!r}): pass "
                              "the dict made by TableEncoder.to_config()")
@@ -324,10 +342,10 @@ class TableEncoder:
             raise ValueError("config 'features' do not match its columns and categories: the config is corrupt")
         classes = config.get("classes")
         if classes is not None:
-            kinds = {type(c) for c in classes}
-            if not classes or not (kinds <= {int} or kinds <= {str}):
-                raise ValueError("config 'classes' must be a non-empty list of all ints or all "
-                                 "strings")
+            kinds = {type(c) for c in classes} if isinstance(classes, list) else {None}
+            if not classes or not (kinds <= {int} or kinds <= {str}) or len(set(classes)) != len(classes):
+                raise StateError("config 'classes' must be a non-empty list of distinct labels, all ints or "
+                                 "all strings: the config is corrupt")
             enc.classes_ = np.array(classes)
         if enc.standardize:
             mean = np.asarray(config["mean"], dtype=np.float64)
