@@ -8,10 +8,13 @@
   ``$NEUROPLASTIC_DATA`` or ``../shared/data``.
 - Audio: `load_fsdd` (Free Spoken Digit Dataset or any folder of ``{digit}_{speaker}_{take}.wav``)
   returns an `AudioSet` with the standard split; `read_wav` reads one file.
+- Events: `read_shd`/`write_shd` (Spiking Heidelberg Digits HDF5, needs h5py), `bin_spikes`,
+  `bin_structured` (tonic-style ``x, y, t, p`` arrays) to time-first tensors with masks.
 
 Every loader returns numpy arrays: float32 features and int64 class codes 0..K-1.
 """
 from neuroplastic.datasets._types import Data, Split
+from neuroplastic.datasets.events import SpikeEvents, bin_spikes, bin_structured, read_shd, write_shd
 from neuroplastic.datasets.fsdd import FSDD_TEST_TAKES, AudioSet, load_fsdd, read_wav
 from neuroplastic.datasets.bundled import (
     DATASETS,
@@ -36,6 +39,11 @@ from neuroplastic.datasets.table import Table, TableEncoder, load_csv, read_csv
 
 __all__ = [
     "FSDD_TEST_TAKES",
+    "SpikeEvents",
+    "bin_spikes",
+    "bin_structured",
+    "read_shd",
+    "write_shd",
     "AudioSet",
     "load_fsdd",
     "read_wav",
