@@ -136,7 +136,7 @@ class GradientAgent:
         target = torch.as_tensor(returns, dtype=torch.float32) / self.return_scale
         logits, values = self.net(obs)
         logp = torch.log_softmax(logits, 1)
-        adv = (target - values).detach()
+        adv = (target - values).detach() * self.return_scale      # in return units
         if n > 1:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         entropy = -(logp.exp() * logp).sum(1).mean()

@@ -5,6 +5,7 @@ Wire it into the main command with ``main.add_command(rl)`` (it is a plain :clas
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -65,7 +66,7 @@ def rl(env_id: str, agent_name: str, episodes: int, seed: int, out: Path, json_p
         agent = make_agent(agent_name, env, seed=seed)
     except (ValueError, ImportError, TypeError) as e:
         raise click.ClickException(f"{type(e).__name__}: {e}") from e
-    with click.progressbar(length=episodes, label=f"{agent_name} on {env_id}", file=click.get_text_stream("stderr"),
+    with click.progressbar(length=episodes, label=f"{agent_name} on {env_id}", file=sys.stderr,
                            show_pos=True) as bar:
         res = train(agent, env, episodes, seed=seed, stop_when_solved=not keep_training,
                     progress=lambda i, r: bar.update(1))

@@ -29,7 +29,7 @@ class MLPAgent(GradientAgent):
 
     name = "mlp"
 
-    def __init__(self, low, high, n_actions: int, *, hidden: int = 64, lr: float = 3e-3, **kw: Any) -> None:
+    def __init__(self, low, high, n_actions: int, *, hidden: int = 64, lr: float = 1e-2, **kw: Any) -> None:
         self.hidden = int(hidden)
         super().__init__(low, high, n_actions, lr=lr, **kw)
 

@@ -64,7 +64,7 @@ class SpikingAgent(GradientAgent):
     name = "snn-gradient"
 
     def __init__(self, low, high, n_actions: int, *, hidden: int = 64, n_receptors: int = 8, n_steps: int = 8,
-                 tau_mem: float = 5e-3, dt: float = 1e-3, lr: float = 3e-3, **kw: Any) -> None:
+                 tau_mem: float = 5e-3, dt: float = 1e-3, lr: float = 1e-2, **kw: Any) -> None:
         self.arch = {"hidden": int(hidden), "n_receptors": int(n_receptors), "n_steps": int(n_steps),
                      "tau_mem": float(tau_mem), "dt": float(dt)}
         super().__init__(low, high, n_actions, lr=lr, **kw)
