@@ -181,7 +181,9 @@ def predict_csv(model_dir: str | Path, data: str | Path, out: str | Path | None 
     ``out`` is checked before any work, and may not be ``data`` itself.
     """
     if out is not None:
-        check_output_path(out, inputs=[data] if isinstance(data, (str, os.PathLike)) else [])
+        inputs = [data] if isinstance(data, (str, os.PathLike)) else []
+        inputs += [q for q in Path(model_dir).rglob("*") if q.is_file()]   # nor a file of the model
+        check_output_path(out, inputs=inputs)
     model, enc, extra = load_trained(model_dir)
     x = enc.transform(data)
     codes = np.asarray(model.predict(x)).astype(int)

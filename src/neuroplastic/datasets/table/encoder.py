@@ -216,7 +216,8 @@ class TableEncoder:
         x = self._features(t)
         if self.standardize:
             x = (x - self.mean_) / self.scale_
-        out = np.ascontiguousarray(x, dtype=np.float32)
+        with np.errstate(over="ignore"):   # found and named just below
+            out = np.ascontiguousarray(x, dtype=np.float32)
         if not np.isfinite(out).all():  # the cells are finite: a value beyond float32 after encoding
             i, j = map(int, np.argwhere(~np.isfinite(out))[0])
             name = self.feature_names_[j]
