@@ -153,3 +153,34 @@ def test_tampered_encoder_is_a_clear_error(tmp_path, trained):
         if key in ("mean", "scale", "classes", "features", "version", "format", "columns"):
             assert res.exit_code == 2, (key, value, res.output)
     assert enc == cfg["extra"]["encoder"]
+
+
+@st.composite
+def clean_tables(draw):
+    """Valid tables in any delimiter and encoding, with awkward names: these must always train."""
+    n_feat = draw(st.integers(1, 3))
+    names = draw(st.lists(st.sampled_from(NAMES), min_size=n_feat, max_size=n_feat, unique=True))
+    labels = draw(st.lists(st.sampled_from(LABELS), min_size=2, max_size=3,
+                           unique_by=lambda s: s.strip()))
+    n = draw(st.integers(16, 30))
+    number = st.floats(-1e6, 1e6, allow_nan=False).map(repr)
+    rows = [[*names, "y"]] + [[draw(number) for _ in names] + [labels[i % len(labels)]] for i in range(n)]
+    delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "latin-1"]))
+    return write_table(rows, delimiter, encoding, draw(st.booleans())), delimiter, encoding
+
+
+@FUZZ
+@given(clean_tables())
+def test_valid_tables_always_train_with_their_labels(table):
+    data, delimiter, encoding = table
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "data.csv"
+        src.write_bytes(data)
+        res = run(["train", "--data", src, "--target", "y", "--model", "mlp-founding", "--epochs", "1",
+                   "--out", Path(tmp) / "m"])
+        assert res.exit_code == 0, res.output
+        report = json.loads((Path(tmp) / "m" / "report.json").read_text())
+        rows = _data_rows(data, delimiter, encoding)
+        assert {str(c) for c in report["classes"]} == {r[-1].strip() for r in rows}
+        assert report["n_train"] + report["n_test"] == len(rows)

@@ -75,12 +75,14 @@ def sniff_delimiter(sample: str, source: str) -> str:
         lines = lines[:-1]  # the last line of a sample may be cut short
     if not lines:
         return ","
+    counts = {d: lines[0].count(d) for d in DELIMITERS}
     try:
-        return csv.Sniffer().sniff("\n".join(lines), delimiters="".join(DELIMITERS)).delimiter
+        found = csv.Sniffer().sniff("\n".join(lines), delimiters="".join(DELIMITERS)).delimiter
+        if counts.get(found) or not any(counts.values()):   # a delimiter separates the header's names too
+            return found
     except csv.Error:
         pass
     # the sniffer gives up on e.g. one data row: take the candidate found in the header the most
-    counts = {d: lines[0].count(d) for d in DELIMITERS}
     best = max(counts, key=counts.get)  # type: ignore[arg-type]
     return best if counts[best] else ","
 
