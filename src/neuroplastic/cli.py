@@ -25,7 +25,7 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     """Exceptions that mean "the input, the options or the machine need a fix", never "a bug"."""
     from neuroplastic._core.errors import NeuroplasticError
 
-    kinds: list[type[BaseException]] = [NeuroplasticError, OSError, ValueError, MemoryError]
+    kinds: list[type[BaseException]] = [NeuroplasticError, OSError, MemoryError]
     try:  # an environment problem (not launched by torchrun, a peer that died), not a bug
         from neuroplastic.distributed.process_group import DistributedError
 
@@ -35,15 +35,33 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return tuple(kinds)
 
 
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def _raised_by_us(e: BaseException) -> bool:
+    """A ``ValueError`` raised by a check of this library (which names the fix), not by numpy,
+    torch or scikit-learn deep inside a computation (a bug of ours that reached them)."""
+    tb = e.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(Path(tb.tb_frame.f_code.co_filename).resolve()).startswith(_PACKAGE_DIR)
+
+
+def _is_user_error(e: BaseException) -> bool:
+    return isinstance(e, _user_error_types()) or (isinstance(e, ValueError) and _raised_by_us(e))
+
+
 def _one_line(e: BaseException) -> str:
     if isinstance(e, OSError) and e.errno is not None and e.strerror:
         # a raw OSError from the system (permission denied, disk full, read-only file system)
-        where = f" {e.filename!r}" if e.filename else ""
+        where = f": {e.filename}" if e.filename else ""
         fix = {13: "choose a folder you can write to or fix its permissions",
                28: "free some disk space or write elsewhere",
                30: "write to a writable file system",
                2: "check the path"}.get(e.errno or 0, "check the path and its permissions")
-        return f"{e.strerror}:{where}: {fix}"
+        return f"{e.strerror}{where}: {fix}"
     if isinstance(e, MemoryError):
         return "out of memory: use a smaller input or settings that need less memory"
     msg = str(e) or type(e).__name__
@@ -54,8 +72,9 @@ class _Group(click.Group):
     """Turns errors the user can fix into one line on standard error and exit code 2.
 
     What is converted: the library's own :class:`~neuroplastic._core.errors.NeuroplasticError`
-    (bad data, options, states), ``ValueError`` (the checks that name the fix raise it),
-    ``OSError`` (a file that cannot be read or written, permission denied, disk full) and
+    (bad data, options, states), a ``ValueError`` raised by the library's own checks (which name
+    the fix; one raised inside numpy, torch or scikit-learn is not), ``OSError`` (a file that
+    cannot be read or written, permission denied, disk full), ``MemoryError`` and
     ``DistributedError``. Anything else (``KeyError``, ``AttributeError``, ``TypeError`` ...)
     is a bug: it keeps its traceback, after a line saying so. ``--debug`` (or
     ``NEUROPLASTIC_DEBUG=1``) shows the traceback of every error.
@@ -71,7 +90,7 @@ class _Group(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
             raise
         except Exception as e:
-            if isinstance(e, _user_error_types()) and not isinstance(e, (UnicodeEncodeError,)):
+            if _is_user_error(e):
                 if debug:
                     raise
                 raise UserError(_one_line(e)) from e

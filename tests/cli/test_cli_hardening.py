@@ -158,3 +158,23 @@ def test_nab_scores_a_stream_whose_clock_steps_back_in_file_order(tmp_path):
     assert results["dst"] == results["utc"]
     strict = invoke("nab", "--corpus", tmp_path / "dst", "--out", tmp_path / "r2", "--strict-time", "--no-progress")
     assert strict.exit_code == 2 and "line 202" in strict.stderr
+
+
+def test_a_value_error_from_inside_numpy_is_a_bug_but_ours_is_a_message(monkeypatch, tmp_path, blobs):
+    import neuroplastic.apps.tabular as tabular
+
+    def numpy_fails(*a, **k):
+        np.zeros(3).reshape(2, 2)          # ValueError raised inside numpy: a bug of the caller
+
+    monkeypatch.setattr(tabular, "train_csv", numpy_fails)
+    res = invoke("train", "--data", blobs, "--target", "y", "--out", tmp_path / "o")
+    assert isinstance(res.exception, ValueError) and "this is a bug" in res.stderr
+
+    def check_fails(*a, **k):
+        from neuroplastic._core.checks import check_positive
+
+        check_positive("tau_mem", -1.0)    # ValueError from the library's own check: the user's to fix
+
+    monkeypatch.setattr(tabular, "train_csv", check_fails)
+    res = invoke("train", "--data", blobs, "--target", "y", "--out", tmp_path / "o")
+    assert res.exit_code == 2 and "tau_mem must be finite and > 0" in res.stderr

@@ -12,13 +12,15 @@ import torch
 
 def check_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
     """Raise ``ValueError`` unless ``value`` is a finite number > 0 (or >= 0)."""
+    from neuroplastic._core.errors import ConfigError, InputTypeError
+
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
+        raise InputTypeError(f"{name} must be a number, got {value!r}") from None
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}: pass a {'non-negative' if allow_zero else 'positive'} value"
+        raise ConfigError(f"{name} must be finite and {bound}, got {value!r}: pass a {'non-negative' if allow_zero else 'positive'} value"
                          + (" in seconds" if name.startswith(("tau", "t_", "dt")) else ""))
     return v
 
@@ -27,7 +29,9 @@ def check_in_choices(name: str, value: Any, choices: Iterable[Any]) -> Any:
     """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
     choices = tuple(choices)
     if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(map(repr, choices))}")
+        from neuroplastic._core.errors import InputError
+
+        raise InputError(f"unknown {name} {value!r}: choose one of {', '.join(map(repr, choices))}")
     return value
 
 

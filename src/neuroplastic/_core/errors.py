@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "NeuroplasticError",
     "InputError",
+    "InputTypeError",
     "DataError",
     "OutputError",
     "StateError",
@@ -28,6 +29,10 @@ class NeuroplasticError(Exception):
 
 class InputError(NeuroplasticError, ValueError):
     """A bad argument or option (a value out of range, an unknown name, a missing column)."""
+
+
+class InputTypeError(InputError, TypeError):
+    """An argument of the wrong type (also a ``TypeError``, as code written before caught)."""
 
 
 class DataError(InputError):
