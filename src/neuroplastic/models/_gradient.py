@@ -42,6 +42,9 @@ class GradientClassifier(Estimator):
                 raise ValueError(f"{name} must be a positive integer or None (tuned default), got {v!r}")
         if self.learning_rate is not None and not (float(self.learning_rate) > 0):
             raise ValueError(f"learning_rate must be > 0 or None (tuned default), got {self.learning_rate!r}")
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
+        if sizes.size == 0 or any(not isinstance(h, (int, np.integer)) or isinstance(h, bool) or h < 1 for h in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, e.g. (256,), got {self.hidden_layer_sizes!r}")
 
     def _compile_options(self, comp: dict[str, Any]) -> dict[str, Any]:
         """Estimator settings that change the architecture's compile arguments."""

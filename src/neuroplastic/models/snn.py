@@ -9,7 +9,7 @@ It follows scikit-learn's contract (``__init__`` only stores settings, ``fit(X, 
 Example:
     >>> from sklearn.datasets import load_iris
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = SNNClassifier(max_epochs=20, random_state=0, device="cpu").fit(X, y)
+    >>> clf = SNNClassifier(max_epochs=40, random_state=0, device="cpu").fit(X, y)
     >>> clf.score(X, y) > 0.9
     True
 """
