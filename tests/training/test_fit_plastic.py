@@ -20,7 +20,7 @@ from neuroplastic.io import CheckpointError
 from neuroplastic.network.sequential import Sequential
 from neuroplastic.neurons import LIF, LI
 from neuroplastic.encoding import ConstantEncoder
-from neuroplastic.plasticity import Hebb, Oja, Plastic
+from neuroplastic.plasticity import Oja, Plastic
 from neuroplastic.synapses import Dense
 from neuroplastic.training import LambdaCallback, Model, ModelCheckpoint, register_architecture
 
@@ -302,3 +302,16 @@ def test_strategy_by_name_and_object() -> None:
         Model(_hebb_net(), device="cpu").fit(x, epochs=1, verbose=0, strategy=strategy)
     with pytest.raises(TypeError, match="lacks"):
         Model(_hebb_net(), device="cpu").fit(x, epochs=1, verbose=0, strategy=object())
+
+
+def test_unlabelled_dataloader_trains_the_plastic_layers_like_arrays() -> None:
+    from torch.utils.data import DataLoader
+
+    x, _ = _data()
+    a = Model(_hebb_net(), device="cpu")
+    a.fit(x, epochs=1, batch_size=16, verbose=0, shuffle=False)
+    b = Model(_hebb_net(), device="cpu").compile("sgd", "cross_entropy")  # compiled: say learning='plastic'
+    b.fit(DataLoader(torch.from_numpy(x), batch_size=16), epochs=1, verbose=0, learning="plastic")
+    torch.testing.assert_close(a.module[0].weight, b.module[0].weight, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="learning='plastic'"):
+        b.fit(DataLoader(torch.from_numpy(x), batch_size=16), epochs=1, verbose=0)

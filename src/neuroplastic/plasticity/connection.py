@@ -9,6 +9,11 @@ One connection, one choice:
   :meth:`Plastic.constrain_` to re-apply the bounds). With :class:`torch.optim.SGD` at
   ``lr=1`` both modes give the same weights.
 
+Inside :meth:`neuroplastic.training.Model.fit` none of this is written by hand: the loop records
+each ``Plastic`` layer's activity in the forward pass and applies its rule at the fixed point of
+the step that its mode names (``"grad"``: into ``weight.grad`` before the optimizer step;
+``"inplace"``: right after it), with ``fit(x)`` (no labels) training the plastic layers alone.
+
 Dense (:class:`torch.nn.Linear`, neuroplastic ``Dense``) and convolutional
 (:class:`torch.nn.Conv2d`, neuroplastic ``Conv2d``) synapses share one path: a convolution is
 unfolded (im2col) so that every (sample, output position) pair becomes one row of ``pre``

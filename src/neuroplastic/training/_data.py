@@ -69,14 +69,15 @@ class _Loader:
         for item in self.loader:
             if isinstance(item, (tuple, list)):
                 if len(item) < 2 and self.needs_y:
-                    raise ValueError("the DataLoader must yield (x, y) pairs for fit/evaluate")
+                    raise ValueError("the DataLoader must yield (x, y) pairs for fit/evaluate (to train only "
+                                     "Plastic layers without labels, pass learning='plastic' to fit)")
                 yield item[0], (item[1] if len(item) > 1 else None)
             elif isinstance(item, torch.Tensor) and not self.needs_y:
                 yield item, None
             else:
                 raise ValueError(
                     f"the DataLoader yielded a {type(item).__name__}: it must yield (x, y) tuples "
-                    "(e.g. from TensorDataset(x, y))"
+                    "(e.g. from TensorDataset(x, y)), or x alone with fit(..., learning='plastic')"
                 )
 
 

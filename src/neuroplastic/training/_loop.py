@@ -45,9 +45,11 @@ def resolve_strategy(strategy: Any) -> Any:
     return factory()
 
 
-def _has_labels(model: Any, x: Any, y: Any) -> bool:
+def _has_labels(model: Any, x: Any, y: Any, learning: str) -> bool:
     if not _is_loader(x):
         return y is not None
+    if learning == "plastic":  # labels the loader may yield are not used
+        return False
     # a DataLoader carries its own labels (or not): a compiled model, or one without Plastic layers, expects them
     return model.loss is not None or not plastic_layers(model.module)
 
@@ -81,7 +83,7 @@ def run_fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, val
             validation_split: float, callbacks: Sequence[Callback] | None, verbose: int, shuffle: bool,
             seed: int | None, initial_epoch: int, strategy: Any, resume: Any, learning: str) -> History:
     """The body of ``Model.fit`` (see its docstring)."""
-    mode = resolve_learning(learning, _has_labels(model, x, y), model.module)
+    mode = resolve_learning(learning, _has_labels(model, x, y, learning), model.module)
     supervised = mode in ("both", "grad")
     if supervised:
         model._require_compiled("fit")

@@ -12,6 +12,10 @@ Registered builders:
 * ``"mlp_founding"``: the founding baseline, :func:`~neuroplastic.training.baselines.founding_mlp`;
 * ``"mlp_wide"``: the wide ReLU baseline, :func:`~neuroplastic.training.baselines.wide_mlp`.
 
+(The baselines register themselves in :mod:`neuroplastic.training.baselines`; the registry lives in
+:mod:`neuroplastic.training._registry`, below :class:`~neuroplastic.training.Model`, so that ``Model``
+rebuilds a checkpoint's module without importing this module, which imports ``Model``.)
+
 Register your own with :func:`register_architecture`.
 
 Example:
@@ -23,7 +27,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import torch
 from torch import nn
 
 from neuroplastic.encoding.rate import ConstantEncoder
@@ -41,8 +44,8 @@ from neuroplastic.training._registry import (  # the registry lives below Model;
     register_architecture,
 )
 
-__all__ = ["ARCHITECTURES", "Architecture", "build", "build_model", "fit_callbacks", "register_architecture",
-           "snn_classifier"]
+__all__ = ["ARCHITECTURES", "Architecture", "build", "build_model", "fit_callbacks", "full_config",
+           "register_architecture", "snn_classifier"]
 
 
 def build_model(name: str, *, device: str = "auto", classes: Sequence[Any] | None = None, seed: int | None = None,
