@@ -94,6 +94,7 @@ from neuroplastic.io import checkpoint as _checkpoint  # noqa: E402
 
 if "neuroplastic.models" not in _checkpoint._REGISTERING_MODULES:
     _checkpoint._REGISTERING_MODULES = (*_checkpoint._REGISTERING_MODULES, "neuroplastic.models")
+del _checkpoint
 
 
 def __getattr__(name: str):

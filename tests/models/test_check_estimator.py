@@ -76,3 +76,17 @@ def test_old_paths_still_resolve_with_a_deprecation_warning() -> None:
             assert getattr(module, name) is cls
     with pytest.raises(AttributeError):
         old_networks.NoSuchThing
+
+
+def test_a_fresh_process_finds_the_estimators_of_old_checkpoints() -> None:
+    """``neuroplastic.load`` imports ``neuroplastic.models`` itself to find a registered estimator
+    class (0.1.0 names), without the caller importing it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[1] / "io" / "fixtures" / "v0_1_0"
+    code = ("import sys, neuroplastic as npl; "
+            "print(*(type(npl.load(sys.argv[1] + '/' + n)).__module__ for n in ('hebbian_network', 'snn_classifier')))")
+    out = subprocess.run([sys.executable, "-c", code, str(fixtures)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["neuroplastic.models.hebbian", "neuroplastic.models.snn"]
