@@ -90,16 +90,19 @@ def test_forecast_keeps_every_row(stream, on_bad):
             assert all(f == "" or np.isfinite(float(f)) for f in fc)
 
 
-@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(streams(), st.booleans())
-def test_nab_on_a_fuzzed_corpus(stream, labelled):
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(streams(), st.sampled_from([None, '{"cat/s.csv": []}', "{not json", "[]", '{"cat/s.csv": 5}',
+                                   '{"cat/s.csv": [["2024-03-31 00:05:00", "2024-03-31 00:30:00"]]}',
+                                   '{"cat/s.csv": [["x", "y"]]}', '{"cat/s.csv": [[1, 2]]}', '{"cat/s.csv": [[1]]}',
+                                   '{"other/s.csv": []}']))
+def test_nab_on_a_fuzzed_corpus(stream, labels):
     data, _, _, _ = stream
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "c" / "data" / "cat").mkdir(parents=True)
         (Path(tmp) / "c" / "data" / "cat" / "s.csv").write_bytes(data)
-        if labelled:
+        if labels is not None:
             (Path(tmp) / "c" / "labels").mkdir()
-            (Path(tmp) / "c" / "labels" / "combined_windows.json").write_text(json.dumps({"cat/s.csv": []}))
+            (Path(tmp) / "c" / "labels" / "combined_windows.json").write_text(labels)
         run(["nab", "--corpus", Path(tmp) / "c", "--out", Path(tmp) / "r", "--no-progress"])
 
 
@@ -143,3 +146,24 @@ def test_tampered_stream_state_is_a_clear_error(tmp_path):
         _set(broken, path, value)
         (tmp_path / "st" / "config.json").write_text(json.dumps(broken))
         run(["detect", "--data", tmp_path / "s.csv", "--state", tmp_path / "st", "--no-progress"])
+
+
+LABEL_FILES = ['{"cat/s.csv": []}', "{not json", "[]", '{"cat/s.csv": 5}', '{"cat/s.csv": [["x", "y"]]}',
+               '{"cat/s.csv": [[1, 2]]}', '{"cat/s.csv": [[1]]}', '{"other/s.csv": []}', "\\udcff",
+               '{"cat/s.csv": [["2024-03-31 00:05:00", "2024-03-31 00:30:00"]]}',
+               '{"cat/s.csv": [["2024-03-31 00:30:00", "2024-03-31 00:05:00"]]}',
+               '{"cat/s.csv": [["2024-03-31 00:07:00", "2024-03-31 00:30:00"]]}']
+
+
+def test_nab_labels_files_good_and_bad(tmp_path):
+    rows = [["timestamp", "value"]] + [[str(T0 + np.timedelta64(300 * i, "s")).replace("T", " "), str(i % 7)]
+                                       for i in range(60)]
+    (tmp_path / "c" / "data" / "cat").mkdir(parents=True)
+    (tmp_path / "c" / "data" / "cat" / "s.csv").write_bytes(write_table(rows))
+    (tmp_path / "c" / "labels").mkdir()
+    codes = []
+    for text in LABEL_FILES:
+        (tmp_path / "c" / "labels" / "combined_windows.json").write_bytes(text.encode("utf-8", "surrogateescape"))
+        codes.append(run(["nab", "--corpus", tmp_path / "c", "--out", tmp_path / "r", "--no-progress"]).exit_code)
+    assert codes[9] == 0                                   # a valid window scores
+    assert codes[0] == codes[1] == codes[10] == codes[11] == 2   # no window at all, not JSON, reversed, off-row

@@ -285,19 +285,25 @@ def read_windows(
     """
     root = Path(root)
     path = root if root.is_file() else root / "labels" / filename
-    with open(path) as f:
-        raw = json.load(f)
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            raw = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: not valid JSON ({e}): fix the labels file (NAB's combined_windows.json "
+                        "layout: {\"<category>/<name>.csv\": [[start, end], ...]})") from None
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a JSON object of stream name -> list of windows")
+        raise DataError(f"{path}: expected a JSON object of stream name -> list of windows")
     out: dict[str, list[tuple[np.datetime64, np.datetime64]]] = {}
     for name, wins in raw.items():
+        if not isinstance(wins, list):
+            raise DataError(f"{path}: {name} has {wins!r}, not a list of [start, end] windows")
         parsed = []
         for k, w in enumerate(wins):
             if not (isinstance(w, (list, tuple)) and len(w) == 2):
                 raise ValueError(f"{path}: {name} window {k} is {w!r}: expected [start, end]")
             try:
                 parsed.append((np.datetime64(w[0], "ns"), np.datetime64(w[1], "ns")))
-            except ValueError:
+            except (ValueError, TypeError, OverflowError):
                 raise ValueError(f"{path}: {name} window {k} has an unparsable timestamp {w!r}") from None
         out[name] = parsed
     return out
