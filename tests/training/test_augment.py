@@ -92,3 +92,52 @@ def test_probability_zero_leaves_batches_alone():
 def test_bad_input_names_the_fix(bad, match):
     with pytest.raises((ValueError, TypeError), match=match):
         bad()
+
+
+def test_fit_applies_augment_to_training_batches_only_and_reproducibly():
+    from neuroplastic.training import build_model
+
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 64)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    seen = []
+
+    class Spy:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def start_epoch(self, epoch):
+            self.inner.start_epoch(epoch)
+
+        def __call__(self, xb):
+            out = self.inner(xb)
+            seen.append(out.clone())
+            return out
+
+    def run():
+        m = build_model("mlp_wide", n_in=64, n_out=3, hidden=[16], seed=0, device="cpu")
+        m.fit(x, y, epochs=2, batch_size=32, seed=0, verbose=0, validation_split=0.25,
+              augment=Spy(Augment(RandomShift(1, image_shape=(8, 8)), GaussianNoise(0.1), seed=5)))
+        return m.get_weights()
+
+    w1 = run()
+    first = list(seen)
+    assert len(first) == 4                      # 48 training rows / 32 = 2 batches x 2 epochs; no validation batch
+    seen.clear()
+    w2 = run()
+    assert all(torch.equal(a, b) for a, b in zip(first, seen))
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    m = build_model("mlp_wide", n_in=64, n_out=3, hidden=[16], seed=0, device="cpu")
+    m.fit(x, y, epochs=2, batch_size=32, seed=0, verbose=0, validation_split=0.25)
+    assert any(not torch.equal(m.get_weights()[k], w1[k]) for k in w1)   # augmentation changed training
+
+
+def test_augment_with_plastic_layers_and_bad_augment():
+    import neuroplastic as npl
+
+    x = np.random.default_rng(1).standard_normal((200, 4)).astype(np.float32)
+    model = npl.Model(npl.Sequential(npl.Plastic(npl.Dense(4, 1, bias=False), "oja", lr=0.01)), device="cpu")
+    model.fit(x, epochs=1, batch_size=10, verbose=0, augment=Augment(GaussianNoise(0.01), seed=0))
+    assert torch.isfinite(next(model.module.parameters())).all()
+    with pytest.raises(TypeError, match="augment must be"):
+        model.fit(x, epochs=1, verbose=0, augment=3)

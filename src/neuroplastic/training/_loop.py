@@ -21,6 +21,7 @@ from neuroplastic.training import _resume
 from neuroplastic.training._data import _Arrays, _is_loader, _Loader
 from neuroplastic.training._plastic import PlasticStep, plastic_layers, resolve_learning
 from neuroplastic.training.history import Callback, CallbackList, History, ProgbarLogger
+from neuroplastic.training.silence import SilenceWarning, is_spiking
 
 __all__ = ["STRATEGY_HOOKS", "resolve_strategy", "run_fit"]
 
@@ -81,8 +82,12 @@ def _validation(model: Any, train: Any, validation_data: Any, validation_split: 
 
 def run_fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, validation_data: Any,
             validation_split: float, callbacks: Sequence[Callback] | None, verbose: int, shuffle: bool,
-            seed: int | None, initial_epoch: int, strategy: Any, resume: Any, learning: str) -> History:
+            seed: int | None, initial_epoch: int, strategy: Any, resume: Any, learning: str, augment: Any = None,
+            warn_silent: bool = True) -> History:
     """The body of ``Model.fit`` (see its docstring)."""
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be an Augment or a callable batch -> batch, got {type(augment).__name__}: "
+                        "e.g. augment=Augment(RandomShift(2, image_shape=(8, 8)), seed=0)")
     mode = resolve_learning(learning, _has_labels(model, x, y, learning), model.module)
     supervised = mode in ("both", "grad")
     if supervised:
@@ -118,6 +123,9 @@ def run_fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, val
         if mode in ("both", "plastic") else None
 
     cbs: list[Callback] = list(callbacks or [])
+    if warn_silent and not any(isinstance(c, SilenceWarning) for c in cbs) \
+            and any(is_spiking(m) for m in model.module.modules()):
+        cbs.append(SilenceWarning())
     if verbose:
         cbs.append(ProgbarLogger(verbose))
     history = History()
@@ -130,18 +138,21 @@ def run_fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, val
     model.history = history
     with rules if rules is not None else contextlib.nullcontext():
         epoch_logs = _epochs(model, net, train, val, cb, strat, rules, supervised, shuffle, generator,
-                             int(initial_epoch), int(epochs))
+                             int(initial_epoch), int(epochs), augment)
     strat.finish(model)
     model.module.eval()
     return history
 
 
 def _epochs(model: Any, net: nn.Module, train: Any, val: Any, cb: CallbackList, strat: Any, rules: PlasticStep | None,
-            supervised: bool, shuffle: bool, generator: torch.Generator, first: int, epochs: int) -> dict[str, float]:
+            supervised: bool, shuffle: bool, generator: torch.Generator, first: int, epochs: int,
+            augment: Any = None) -> dict[str, float]:
     cb.on_train_begin({})
     epoch_logs: dict[str, float] = {}
     for epoch in range(first, epochs):
         cb.on_epoch_begin(epoch, {})
+        if hasattr(augment, "start_epoch"):
+            augment.start_epoch(epoch)
         model.module.train()
         for m in model.metrics:
             m.reset()
@@ -149,6 +160,8 @@ def _epochs(model: Any, net: nn.Module, train: Any, val: Any, cb: CallbackList, 
         for i, (xb, yb) in enumerate(train.batches(shuffle, generator)):
             cb.on_train_batch_begin(i, {"size": int(len(xb))})
             xb, yb = model._prepare(train, xb, yb if supervised else None)
+            if augment is not None:
+                xb = augment(xb)
             n = int(xb.shape[0])
             loss, out = _step(model, net, xb, yb, rules, supervised, isinstance(train, _Loader))
             count += n

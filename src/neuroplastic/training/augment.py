@@ -4,8 +4,9 @@
 transforms every *training* batch (never validation or evaluation batches) just before the
 forward pass, so it works with every learning mode the loop runs: gradients, local rules of
 ``Plastic`` layers, or both. An :class:`Augment` draws from its own :class:`torch.Generator`,
-so the same seed gives the same augmented batches whatever else uses the global RNG, and its
-generator state is part of the training state a resumed ``fit`` restores.
+so the same seed gives the same augmented batches whatever else uses the global RNG; ``fit``
+reseeds it from ``(seed, epoch)`` at the start of every epoch (:meth:`Augment.start_epoch`), so
+a run resumed from an epoch checkpoint augments exactly as the uninterrupted run did.
 
 Each transform is a pair of pure functions: ``sample(batch, shape, generator) -> params`` draws
 per-sample parameters and ``apply(x, params) -> x`` applies them, so a test (or a user) can apply
@@ -214,6 +215,11 @@ class Augment:
     def reset(self) -> None:
         """Restart the generator from the seed."""
         self.generator.manual_seed(self.seed)
+
+    def start_epoch(self, epoch: int) -> None:
+        """Reseed from ``(seed, epoch)``: ``fit`` calls this before each epoch, so epoch ``e`` sees the
+        same augmented batches in a run resumed at ``e`` as in the uninterrupted run."""
+        self.generator.manual_seed((self.seed * 1_000_003 + int(epoch)) % (1 << 63))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"generator": self.generator.get_state()}

@@ -297,7 +297,7 @@ class Model:
             callbacks: Sequence[Callback] | None = None, verbose: int = 1, shuffle: bool = True,
             seed: int | None = None, initial_epoch: int = 0, strategy: Any = None,
             threads: int | str | None = "auto", resume: str | os.PathLike[str] | None = None,
-            learning: str = "auto") -> History:
+            learning: str = "auto", augment: Any = None, warn_silent: bool = True) -> History:
         """Train for ``epochs`` passes over the data: by gradients, by the local rules of
         :class:`~neuroplastic.plasticity.Plastic` layers, or by both in the same step.
 
@@ -356,6 +356,14 @@ class Model:
                 ``"grad"`` (gradients only: the rules are off and ``Plastic`` weights train like
                 any other unfrozen weight) or ``"both"``. Frozen parameters (:meth:`freeze`)
                 get no gradients; the rules of frozen ``Plastic`` layers still run.
+            augment: an :class:`~neuroplastic.training.augment.Augment` (or any callable
+                ``batch -> batch``) applied to every training batch just before the forward pass
+                (never to validation data), in every learning mode. An ``Augment`` is reseeded
+                from its seed and the epoch at the start of each epoch, so the same seed gives the
+                same batches and a resumed run sees what the uninterrupted one saw.
+            warn_silent: add a :class:`~neuroplastic.training.silence.SilenceWarning` callback
+                (unless one is given) that warns when a spiking layer emits no spike for a whole
+                epoch, naming the fix.
 
         Returns:
             The :class:`History`; ``history.history`` maps ``loss``, metrics and ``val_*`` (and
@@ -363,7 +371,7 @@ class Model:
         """
         with cpu_threads(threads_for(self.count_params(), threads)):
             return run_fit(self, x, y, epochs, batch_size, validation_data, validation_split, callbacks, verbose,
-                           shuffle, seed, initial_epoch, strategy, resume, learning)
+                           shuffle, seed, initial_epoch, strategy, resume, learning, augment, warn_silent)
 
     def freeze(self, *layers: Any) -> list[str]:
         """Stop gradient training of ``layers`` (modules of the model, their names in
