@@ -126,9 +126,23 @@ def test_model_checkpoint_writes_loadable_checkpoints(tmp_path) -> None:
     assert npio.load_config(tmp_path / "best")["extra"]["epoch"] == 3
     last = Model.load(tmp_path / "ep06")
     np.testing.assert_array_equal(last.predict_proba(x), m.predict_proba(x))
-    # a custom module needs save_weights_only
+    # a hand-built model of library/torch layers describes itself, so it checkpoints and loads
+    plain = model()
+    plain.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "plain", monitor="loss")])
+    np.testing.assert_array_equal(Model.load(tmp_path / "plain").predict_proba(x), plain.predict_proba(x))
+
+    # a user-defined module class cannot be rebuilt from a config: it needs save_weights_only
+    class Mine(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 2)
+
+        def forward(self, t):
+            return self.lin(t)
+
+    custom = Model(Mine(), device="cpu").compile("sgd", "ce", lr=0.05)
     with pytest.raises(ValueError, match="save_weights_only"):
-        model().fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "c")])
+        custom.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "c")])
     w = ModelCheckpoint(tmp_path / "w", save_weights_only=True, monitor="loss")
     plain = model()
     plain.fit(x, y, epochs=1, verbose=0, callbacks=[w])

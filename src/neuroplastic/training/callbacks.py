@@ -160,11 +160,15 @@ class ModelCheckpoint(_Monitor):
         self.saved: list[Path] = []
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        if not self.save_weights_only and getattr(self.model, "architecture", None) is None:
-            raise ValueError(
-                "ModelCheckpoint cannot save this Model: it wraps a custom module that cannot be rebuilt "
-                "from a config. Pass save_weights_only=True, or build the model with build_model(...)"
-            )
+        if self.save_weights_only or getattr(self.model, "architecture", None) is not None:
+            return
+        from neuroplastic.io import CheckpointError
+
+        try:  # a hand-built Sequential of library layers describes itself (training._layers); others cannot
+            self.model.get_config()
+        except CheckpointError as e:
+            raise ValueError(f"ModelCheckpoint cannot save this Model: {e}. Pass save_weights_only=True to keep "
+                             "only the weights") from e
 
     def _path(self, epoch: int, logs: dict) -> Path:
         try:
