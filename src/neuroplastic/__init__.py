@@ -87,14 +87,6 @@ _LAZY = {
     "HybridClassifier": "neuroplastic.models", "models": None, "robustness": None,
 }
 
-# ``neuroplastic.load`` finds a checkpoint's class by its registered name and imports the lazily
-# loaded modules that register classes; the estimators register in ``neuroplastic.models``, which
-# io (a lower layer) cannot name, so the package root (which sits above everything) adds it.
-from neuroplastic.io import checkpoint as _checkpoint  # noqa: E402
-
-if "neuroplastic.models" not in _checkpoint._REGISTERING_MODULES:
-    _checkpoint._REGISTERING_MODULES = (*_checkpoint._REGISTERING_MODULES, "neuroplastic.models")
-del _checkpoint
 
 
 def __getattr__(name: str):

@@ -94,9 +94,11 @@ T = TypeVar("T", bound=type)
 
 _REGISTRY: dict[str, type] = {}
 _NAMES: dict[type, str] = {}
-#: library modules that register classes but are imported lazily; ``load`` imports them on demand
-_REGISTERING_MODULES = ("neuroplastic.training.model", "neuroplastic.training.sklearn",
-                        "neuroplastic.plasticity.networks", "neuroplastic.streaming", "neuroplastic.compress")
+#: the library's checkpoint providers: modules that register classes but are imported lazily;
+#: ``load`` imports them by name on demand, in this order, as the backend registry imports its
+#: providers (``_core.registry``): io names them as strings and depends on none of them
+_REGISTERING_MODULES = ("neuroplastic.training.model", "neuroplastic.models", "neuroplastic.streaming",
+                        "neuroplastic.compress", "neuroplastic.rl")
 
 
 def registered_class(name: str) -> type | None:
