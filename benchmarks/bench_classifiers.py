@@ -23,8 +23,8 @@ import platform
 import numpy as np
 import torch
 
-from neuroplastic.training.compare import compare_classifiers, default_classifiers
-from neuroplastic.training.sklearn import SNNClassifier
+from neuroplastic.models.compare import compare_classifiers, default_classifiers
+from neuroplastic.models import SNNClassifier
 
 MODELS = list(default_classifiers())
 #: Optional rows (``--models ... hybrid``): Hebbian-pretrained spiking net fine-tuned by BPTT.

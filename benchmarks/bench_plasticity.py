@@ -129,7 +129,8 @@ def _timed(fn):
 
 def section_hebbian(fashion: bool) -> dict:
     from neuroplastic.datasets import load_fashion_mnist, load_split, mnist_split
-    from neuroplastic.plasticity.networks import HebbianNetwork, kmeans_label_accuracy
+    from neuroplastic.models import HebbianNetwork
+    from neuroplastic.plasticity.networks import kmeans_label_accuracy
 
     sets = {"digits": lambda: load_split("digits"), "mnist": mnist_split}
     if fashion:
@@ -192,7 +193,9 @@ def section_dense_wta_resplits(n_splits: int, n_seeds: int = 10) -> dict:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    from neuroplastic.plasticity.networks import HebbianNetwork, kmeans_label_accuracy
+    from neuroplastic.models import HebbianNetwork
+
+    from neuroplastic.plasticity.networks import kmeans_label_accuracy
 
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
@@ -218,7 +221,8 @@ def section_dense_wta(validation: bool, seeds: dict[str, int] | None = None) -> 
     from sklearn.model_selection import train_test_split
 
     from neuroplastic.datasets import load_split, mnist_split
-    from neuroplastic.plasticity.networks import HebbianNetwork, kmeans_label_accuracy
+    from neuroplastic.models import HebbianNetwork
+    from neuroplastic.plasticity.networks import kmeans_label_accuracy
 
     seeds = WTA_SEEDS if seeds is None else seeds
     res = {}
@@ -257,7 +261,8 @@ def section_dense_wta(validation: bool, seeds: dict[str, int] | None = None) -> 
 
 def section_diehl_cook(batch_sizes: list[int]) -> dict:
     from neuroplastic.datasets import mnist_split
-    from neuroplastic.plasticity.networks import DiehlCook, kmeans_label_accuracy
+    from neuroplastic.models import DiehlCook
+    from neuroplastic.plasticity.networks import kmeans_label_accuracy
 
     d = mnist_split()
     res = {}
@@ -320,7 +325,7 @@ def section_speed(bindsnet_python: str | None, n_samples: int) -> dict:
 
 def section_hybrid() -> dict:
     from neuroplastic.datasets import load_split
-    from neuroplastic.plasticity.networks import HybridClassifier
+    from neuroplastic.models import HybridClassifier
 
     s = load_split("digits")
     res = {}
@@ -334,7 +339,7 @@ def section_hybrid() -> dict:
 def section_sklearn() -> dict:
     """The bar as a user meets it: ``SNNClassifier(learning="plasticity")`` with no other argument."""
     from neuroplastic.datasets import mnist_split
-    from neuroplastic.training.sklearn import SNNClassifier
+    from neuroplastic.models import SNNClassifier
 
     d = mnist_split()
     clf, wall, cpu = _timed(lambda: SNNClassifier(learning="plasticity").fit(d.x_train, d.y_train))
@@ -350,7 +355,7 @@ def section_tables() -> dict:
     from sklearn.model_selection import StratifiedKFold
 
     from neuroplastic.datasets import load_split
-    from neuroplastic.plasticity.networks import HebbianNetwork
+    from neuroplastic.models import HebbianNetwork
 
     res = {}
     for name in ("iris", "wine", "breast_cancer"):

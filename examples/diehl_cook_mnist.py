@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from neuroplastic.datasets import mnist_split
-from neuroplastic.plasticity.networks import DiehlCook, kmeans_label_accuracy
+from neuroplastic.models import DiehlCook
+from neuroplastic.plasticity.networks import kmeans_label_accuracy
 from neuroplastic.plasticity.plot import WeightHistogramRecorder, plot_receptive_fields
 
 

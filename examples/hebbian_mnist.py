@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from neuroplastic.datasets import load_fashion_mnist, load_split, mnist_split
-from neuroplastic.plasticity.networks import HebbianNetwork, kmeans_label_accuracy
+from neuroplastic.models import HebbianNetwork
+from neuroplastic.plasticity.networks import kmeans_label_accuracy
 from neuroplastic.plasticity.plot import WeightHistogramRecorder, plot_receptive_fields
 
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from neuroplastic.datasets import load_split
-from neuroplastic.plasticity.networks import HybridClassifier
+from neuroplastic.models import HybridClassifier
 from neuroplastic.plasticity.plot import WeightHistogramRecorder, plot_receptive_fields
 
 

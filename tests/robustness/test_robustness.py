@@ -167,7 +167,7 @@ def test_hebbian_units_can_die_and_inapplicable_perturbations_are_reported_not_f
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
 
-    from neuroplastic.plasticity.networks import HebbianNetwork
+    from neuroplastic.models import HebbianNetwork
 
     X, y = load_digits(return_X_y=True)
     X = X / 16.0

@@ -8,7 +8,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from neuroplastic.training.architectures import ARCHITECTURES
-from neuroplastic.training.sklearn import MLPClassifier, SNNClassifier
+from neuroplastic.models import MLPClassifier, SNNClassifier
 
 # Short training so the suite stays fast; every other setting is the default.
 CHECKED = [

@@ -53,7 +53,7 @@ def __getattr__(name: str):
         from neuroplastic.training import sklearn as _sk
 
         return getattr(_sk, name)
-    if name in ("compare_classifiers", "default_classifiers"):
+    if name in ("compare_classifiers", "default_classifiers"):  # deprecated alias (warns)
         from neuroplastic.training import compare as _cmp
 
         return getattr(_cmp, name)
