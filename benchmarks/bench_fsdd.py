@@ -64,8 +64,11 @@ def features(root: Path, cfg: LogMelConfig, cache: Path):
 class Batches:
     """Length-bucketed batches of standardised features (padded, time first, with masks)."""
 
-    def __init__(self, feats, labels, idx, mean, std, batch, levels=None, spikes=False):
-        self.items = [((feats[i] - mean) / std).astype(np.float32) for i in idx]
+    def __init__(self, feats, labels, idx, mean, std, batch, levels=None, spikes=False, norm="global"):
+        # global: the training set's channel means; utterance: each recording's own channel means
+        # (cepstral mean normalisation, removes a fixed per-speaker/channel colouring)
+        self.items = [((feats[i] - (feats[i].mean(0) if norm == "utterance" else mean)) / std).astype(np.float32)
+                      for i in idx]
         self.y = torch.as_tensor(np.asarray(labels)[idx]).long()
         self.batch, self.levels, self.spikes = batch, levels, spikes
         self.order = np.argsort([len(x) for x in self.items], kind="stable")
@@ -261,8 +264,10 @@ def run_fold(name, spec, feats, labels, tr, te, args, floor):
     spiking = name == "rsnn"
     coded = spiking and args.rsnn_input == "threshold"
     levels = args.levels if coded else None
-    trb = Batches(feats, labels, tr, mean, std, args.batch, levels, coded)
-    teb = Batches(feats, labels, te, mean, std, 128, levels, coded)
+    if args.norm == "utterance":
+        std = np.concatenate([feats[i] - feats[i].mean(0) for i in tr]).std(0) + 1e-3
+    trb = Batches(feats, labels, tr, mean, std, args.batch, levels, coded, args.norm)
+    teb = Batches(feats, labels, te, mean, std, 128, levels, coded, args.norm)
     n_in = feats[0].shape[1]
     n_ch = n_in * len(args.levels) if coded else n_in
     model, acc, secs = train_eval(lambda: spec["make"](n_ch), trb, teb, args.epochs, spec["lr"], args.seed)
@@ -320,8 +325,12 @@ def main() -> None:
     ap.add_argument("--readout", default="li_mean", choices=["li_mean", "li_max", "count"])
     ap.add_argument("--rsnn-lr", type=float, default=2e-3)
     ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--tau-mem", type=float, nargs=2, default=[20e-3, 100e-3], help="RSNN tau_mem init range (s)")
+    ap.add_argument("--tau-adapt", type=float, default=200e-3)
     ap.add_argument("--backend", default="fused", choices=["fused", "reference"])
     ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument("--norm", choices=["global", "utterance"], default="global",
+                    help="standardise with the training set's channel means or each recording's own (CMN)")
     ap.add_argument("--speed", action="store_true", help="only time the fused vs the reference RSNN layer")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -333,7 +342,7 @@ def main() -> None:
     H = args.hidden
     specs = {
         "rsnn": {"lr": args.rsnn_lr, "make": lambda c: SpikingNet(
-            c, args.rsnn_hidden or H, 10, dt=cfg.hop_ms * 1e-3, tau_mem=(20e-3, 100e-3), tau_adapt=200e-3, beta=0.2,
+            c, args.rsnn_hidden or H, 10, dt=cfg.hop_ms * 1e-3, tau_mem=tuple(args.tau_mem), tau_adapt=args.tau_adapt, beta=0.2,
             readout=args.readout, tau_out=50e-3, dropout=args.dropout, backend=args.backend)},
         "lstm": {"lr": 3e-3, "make": lambda c: RNNClassifier("lstm", c, H, 10)},
         "gru": {"lr": 3e-3, "make": lambda c: RNNClassifier("gru", c, H, 10)},
