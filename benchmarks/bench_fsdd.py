@@ -3,9 +3,11 @@
 Every model sees the same front end (:mod:`neuroplastic.encoding.audio`: 40 log-mel channels,
 25 ms Hann window, 10 ms hop, standardised per channel with the training set's statistics) and
 the same split: the standard one (takes 0-4 of every speaker and digit are the test set) and
-leave-one-speaker-out (LOSO, 5 folds). The spiking network gets spikes only: each standardised
-channel is threshold-coded at ``--levels`` (a thermometer code), so its first layer does
-accumulates, not MACs. Each model trains with Adam, a cosine schedule and the same number of
+leave-one-speaker-out (LOSO, 5 folds). By default the spiking network (one recurrent ALIF layer
+of ``--hidden`` neurons, learnable time constants and thresholds, LI readout maxed over time)
+takes the standardised log-mel frames as input currents (its first layer pays MACs, everything
+after it is spike-driven); ``--rsnn-input threshold`` gives it spikes only (each channel
+threshold-coded at ``--levels``, a thermometer code). Each model trains with Adam, a cosine schedule and the same number of
 epochs and batch size (``--epochs``, ``--batch``); the same budget is given to all.
 
 Energy per sample is counted here, per real (unpadded) frame, with the 45 nm costs of
@@ -319,13 +321,13 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=128, help="RSNN / LSTM / GRU / CNN width")
     ap.add_argument("--levels", type=float, nargs="+", default=[-0.5, 0.0, 0.5, 1.0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--rsnn-input", choices=["threshold", "analog"], default="threshold",
+    ap.add_argument("--rsnn-input", choices=["threshold", "analog"], default="analog",
                     help="spikes (threshold code at --levels) or the standardised log-mel as input current")
     ap.add_argument("--rsnn-hidden", type=int, nargs="+", default=None, help="RSNN layer sizes (default --hidden)")
-    ap.add_argument("--readout", default="li_mean", choices=["li_mean", "li_max", "count"])
-    ap.add_argument("--rsnn-lr", type=float, default=2e-3)
+    ap.add_argument("--readout", default="li_max", choices=["li_mean", "li_max", "count"])
+    ap.add_argument("--rsnn-lr", type=float, default=1e-2)
     ap.add_argument("--dropout", type=float, default=0.0)
-    ap.add_argument("--tau-mem", type=float, nargs=2, default=[20e-3, 100e-3], help="RSNN tau_mem init range (s)")
+    ap.add_argument("--tau-mem", type=float, nargs=2, default=[50e-3, 300e-3], help="RSNN tau_mem init range (s)")
     ap.add_argument("--tau-adapt", type=float, default=200e-3)
     ap.add_argument("--backend", default="fused", choices=["fused", "reference"])
     ap.add_argument("--out", default=None, help="write the results as JSON here")
