@@ -22,8 +22,10 @@ Traces are reset at the end of every episode. The post-synaptic factor of the ac
 :math:`\mathbf{1}_{a} - \pi`, is the chosen neuron's spike minus its expected rate (the
 "spike minus rate" term of Frémaux et al.); for a softmax policy it is the gradient of
 :math:`\log \pi(a)`, so the rule is actor-critic policy gradient with TD(:math:`\lambda`) traces.
-By default the learning rates are divided by ``n_tilings`` (the active population), so that a
-rate means the same for any population size.
+The rates decay with the episode count, :math:`\alpha / (1 + k / k_0)` (``lr_decay`` =
+:math:`k_0` = 300 episodes by default): a constant rate keeps perturbing a policy that is already
+good, and the 100-episode solved criterion of CartPole punishes every relapse. ``normalise=True``
+divides the rates by ``n_tilings`` (the active population) instead of the defaults' raw rates.
 
 Why a dedicated step instead of :class:`~neuroplastic.plasticity.RSTDP`: the trace has the same
 form as RSTDP's (:math:`c \leftarrow a\,c + S`, :math:`\Delta w = \eta\,m\,c`; here
