@@ -102,7 +102,7 @@ def main() -> None:
     for r in rows:
         solved = r["solved_at_episode"] or ("not solved (time cap)" if r["time_capped"] else "not solved")
         print(f"| {r['env']} | {r['agent']} | {r['seed']} | {solved} | {r['episodes_run']} | "
-              f"{r['mean_return_last_100']:.1f} | {r['best_mean_100']:.1f} | {r['train_us_per_step']:.0f} | "
+              f"{r['mean_return_last_100']:.1f} | {r['best_mean_100'] if r['best_mean_100'] > -1e9 else float('nan'):.1f} | {r['train_us_per_step']:.0f} | "
               f"{r['act_us_per_step']:.0f} |")
     print(f"total {total:.0f} s wall, {args.jobs} job(s), OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
