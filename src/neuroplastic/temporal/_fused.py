@@ -43,7 +43,7 @@ def _dsurrogate(x: torch.Tensor, code: int, k: float) -> torch.Tensor:
 
 @_script
 def _forward(i_ff: torch.Tensor, w: Optional[torch.Tensor], alpha: torch.Tensor, rho: torch.Tensor,
-             v_th: torch.Tensor, beta: torch.Tensor, mask: torch.Tensor, has_mask: bool):
+             v_th: torch.Tensor, beta: torch.Tensor, mask: torch.Tensor, mode: int):
     T, B, H = i_ff.shape[0], i_ff.shape[1], i_ff.shape[2]
     v = i_ff.new_zeros(B, H)
     a = i_ff.new_zeros(B, H)
@@ -66,11 +66,15 @@ def _forward(i_ff: torch.Tensor, w: Optional[torch.Tensor], alpha: torch.Tensor,
         torch.sub(v, i, out=vmi[t])
         as_[t] = a
         xs[t] = x
-        if has_mask:
+        if mode == 2:
             m = mask[t].unsqueeze(-1)
             v = torch.where(m, v_int - sr * theta, v)
             a = torch.where(m, rho * a + sr, a)
             s = sr * m.to(i.dtype)
+        elif mode == 1:
+            v = v_int - sr * theta
+            a = rho * a + sr
+            s = sr * mask[t].unsqueeze(-1).to(i.dtype)
         else:
             v = v_int - sr * theta
             a = rho * a + sr
@@ -82,7 +86,7 @@ def _forward(i_ff: torch.Tensor, w: Optional[torch.Tensor], alpha: torch.Tensor,
 @_script
 def _backward(grad_out: torch.Tensor, out: torch.Tensor, vmi: torch.Tensor, as_: torch.Tensor,
               xs: torch.Tensor, w: Optional[torch.Tensor], alpha: torch.Tensor, rho: torch.Tensor, v_th: torch.Tensor,
-              beta: torch.Tensor, mask: torch.Tensor, has_mask: bool, code: int, k: float):
+              beta: torch.Tensor, mask: torch.Tensor, mode: int, code: int, k: float):
     T, B, H = grad_out.shape[0], grad_out.shape[1], grad_out.shape[2]
     gv = grad_out.new_zeros(B, H)       # dL/dv_{t+1}
     ga = grad_out.new_zeros(B, H)       # dL/da_{t+1}
@@ -102,11 +106,15 @@ def _backward(grad_out: torch.Tensor, out: torch.Tensor, vmi: torch.Tensor, as_:
         if w is not None:
             g_s = torch.addmm(g_s, g_i_next, w)          # s_t enters I_{t+1} = i_ff + s_t W^T
         # s_t = m sr; v_{t+1} = m (v_int - sr theta) + (1-m) v_t; a_{t+1} = m (rho a_t + sr) + (1-m) a_t
-        if has_mask:
+        if mode == 2:
             m = mf[t]
             mgv = m * gv
             mga = m * ga
             g_sr = m * g_s - mgv * thetas[t] + mga
+        elif mode == 1:
+            mgv = gv
+            mga = ga
+            g_sr = mf[t] * g_s - gv * thetas[t] + ga
         else:
             mgv = gv
             mga = ga
@@ -115,7 +123,7 @@ def _backward(grad_out: torch.Tensor, out: torch.Tensor, vmi: torch.Tensor, as_:
         g_vint = mgv + gx
         g_theta = -gx - mgv * srs[t]
         gi = g_vint * one_m_alpha
-        if has_mask:
+        if mode == 2:
             m = mf[t]
             gv = g_vint * alpha + (1.0 - m) * gv
             ga = g_theta * beta + mga * rho + (1.0 - m) * ga
@@ -141,17 +149,24 @@ def _backward(grad_out: torch.Tensor, out: torch.Tensor, vmi: torch.Tensor, as_:
 class _FusedALIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, i_ff, w, alpha, rho, v_th, beta, mask, code, k):  # type: ignore[override]
-        has_mask = not bool(mask.all())
-        out, vmi, as_, xs = _forward(i_ff, w, alpha, rho, v_th, beta, mask, has_mask)
+        if bool(mask.all()):
+            mode = 0
+        elif bool((mask[1:] <= mask[:-1]).all()):
+            # trailing padding: the state after a sample's end reaches no real output, so only
+            # the spikes need masking (outputs and gradients equal the state-freezing reference)
+            mode = 1
+        else:
+            mode = 2
+        out, vmi, as_, xs = _forward(i_ff, w, alpha, rho, v_th, beta, mask, mode)
         ctx.save_for_backward(out, vmi, as_, xs, w, alpha, rho, v_th, beta, mask)
-        ctx.code, ctx.k, ctx.has_w, ctx.has_mask = code, k, w is not None, has_mask
+        ctx.code, ctx.k, ctx.has_w, ctx.mode = code, k, w is not None, mode
         return out
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
         out, vmi, as_, xs, w, alpha, rho, v_th, beta, mask = ctx.saved_tensors
         g_i, g_w, ga, gr, gt, gb = _backward(grad_out.contiguous(), out, vmi, as_, xs, w if ctx.has_w else None,
-                                             alpha, rho, v_th, beta, mask, ctx.has_mask, ctx.code, ctx.k)
+                                             alpha, rho, v_th, beta, mask, ctx.mode, ctx.code, ctx.k)
         return g_i, g_w, ga, gr, gt, gb, None, None, None
 
 
