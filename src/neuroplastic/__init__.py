@@ -62,8 +62,12 @@ from neuroplastic.training import (
     WandbCallback,
     build_model,
 )
+from neuroplastic.training.augment import Augment
+from neuroplastic.training.silence import SilenceWarning
+from neuroplastic.interop import from_nir, to_nir, to_onnx
 
 __all__ = [
+    "Augment", "SilenceWarning", "from_nir", "to_nir", "to_onnx",
     "DiehlCook", "HebbianNetwork", "HybridClassifier",
     "CSVLogger", "EarlyStopping", "History", "LambdaCallback", "ModelCheckpoint", "TensorBoard", "WandbCallback",
     "EnergyModel", "SpikingAnomalyDetector", "SpikingForecaster", "compress", "evaluate_prequential", "profile",

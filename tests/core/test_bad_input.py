@@ -29,22 +29,22 @@ NAN = float("nan")
 def test_nan_input_to_sequence_modules(module) -> None:
     x = torch.rand(4, 2, 3)
     x[2, 1, 0] = NAN
-    with pytest.raises(ValueError, match="input contains 1 NaN/inf values: clean or impute the input first"):
+    with pytest.raises(ValueError, match=r"input contains 1 (NaN|infinite) values(: clean or impute the input first| \(and|: if the data)"):
         module(x)
     x[2, 1, 0] = float("inf")
-    with pytest.raises(ValueError, match="NaN/inf"):
+    with pytest.raises(ValueError, match=r"(NaN|infinite)"):
         module(x)
 
 
 @pytest.mark.parametrize("cell", [LIFCell(), ALIFCell(), IzhikevichCell(), LICell()], ids=type)
 def test_nan_input_to_cells(cell) -> None:
-    with pytest.raises(ValueError, match="NaN/inf values: clean or impute"):
+    with pytest.raises(ValueError, match=r"(NaN|infinite) values"):
         cell(torch.tensor([[0.1, NAN]]))
 
 
 def test_nan_propagates_to_an_error_through_a_network() -> None:
     net = Sequential(Dense(2, 3), LIF())
-    with pytest.raises(ValueError, match="NaN/inf"):
+    with pytest.raises(ValueError, match=r"(NaN|infinite)"):
         net(torch.tensor([[[0.1, NAN]]]))
 
 

@@ -31,7 +31,7 @@ def _nan_current() -> torch.Tensor:
 
 def test_auto_checks_cpu_tensors(mode) -> None:
     mode("auto")
-    with pytest.raises(ValueError, match="1 NaN/inf"):
+    with pytest.raises(ValueError, match=r"1 (NaN|infinite)"):
         LIF()(_nan_current())
 
 
@@ -58,7 +58,7 @@ def test_model_data_is_checked_in_every_mode(mode) -> None:
     m = neuroplastic.Model(nn.Linear(3, 2), device="cpu").compile("sgd", "cross_entropy")
     x = np.ones((4, 3), dtype=np.float32)
     x[1, 2] = np.inf
-    with pytest.raises(ValueError, match="x contains 1 NaN/inf"):
+    with pytest.raises(ValueError, match=r"x contains 1 (NaN|infinite)"):
         m.fit(x, np.array([0, 1, 0, 1]), epochs=1, verbose=0)
 
 
@@ -93,7 +93,7 @@ def test_any_nonfinite_input_raises_through_the_final_state_check(mode, model, r
         neuron = (LIF if model == "lif" else ALIF)(reset=reset, backend=backend)
     x = torch.randn(12, 3, 4) * 3
     x[where, 1, 2] = bad
-    with pytest.raises(ValueError, match="1 NaN/inf"):
+    with pytest.raises(ValueError, match=r"1 (NaN|infinite)"):
         neuron(x)
 
 
@@ -103,5 +103,5 @@ def test_refractory_lif_still_scans_the_input(mode) -> None:
     mode("auto")
     x = torch.full((6, 1, 1), 5.0)
     x[1, 0, 0] = float("inf")  # arrives during the refractory period after the spike at step 0
-    with pytest.raises(ValueError, match="1 NaN/inf"):
+    with pytest.raises(ValueError, match=r"1 (NaN|infinite)"):
         LIF(t_ref=3e-3)(x)

@@ -178,11 +178,11 @@ def test_encoder_bad_input_names_the_fix() -> None:
         latency_encode(torch.tensor([2.0]), 10)
     with pytest.raises(ValueError, match="use gain <= 1 / x.max()"):
         rate_encode(torch.tensor([0.8]), 10, gain=2.0)
-    with pytest.raises(ValueError, match="NaN/inf values: clean or impute the input first"):
+    with pytest.raises(ValueError, match=r"(NaN|infinite) values(: clean or impute the input first| \(and|: if the data)"):
         rate_encode(torch.tensor([0.5, float("nan")]), 10)
-    with pytest.raises(ValueError, match="NaN/inf"):
+    with pytest.raises(ValueError, match=r"(NaN|infinite)"):
         delta_encode(torch.tensor([0.0, float("inf")]), 0.1)
-    with pytest.raises(ValueError, match="NaN/inf"):
+    with pytest.raises(ValueError, match=r"(NaN|infinite)"):
         population_encode(torch.tensor([float("nan")]), 4)
     with pytest.raises(ValueError, match="threshold must be finite and > 0"):
         delta_encode(torch.zeros(3), -0.1)

@@ -5,7 +5,6 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 __all__ = ["stratified_indices", "fit_standardizer"]
 
@@ -78,6 +77,8 @@ def stratified_indices(
             "choose a test_size between "
             f"{n_present / n:.3f} and {1 - n_present / n:.3f} or add rows"
         )
+    from sklearn.model_selection import train_test_split  # scikit-learn loads on first use (about 1 s)
+
     train_idx, test_idx = train_test_split(
         np.arange(n, dtype=np.int64), test_size=test_size, stratify=y, random_state=seed
     )

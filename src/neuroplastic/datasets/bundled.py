@@ -8,10 +8,16 @@ from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
-import sklearn.datasets as skd
 
 from neuroplastic.datasets._split import fit_standardizer, stratified_indices
 from neuroplastic.datasets._types import Data, Split
+
+
+def _sk():
+    """``sklearn.datasets``, imported on first use (scikit-learn takes about a second to import)."""
+    import sklearn.datasets as skd
+
+    return skd
 
 __all__ = [
     "DATASETS",
@@ -49,7 +55,7 @@ def load_digits() -> Data:
         >>> x.shape, x.dtype, float(x.max()), y.dtype
         ((1797, 64), dtype('float32'), 16.0, dtype('int64'))
     """
-    return _from_bunch(skd.load_digits(), "digits")
+    return _from_bunch(_sk().load_digits(), "digits")
 
 
 def load_breast_cancer() -> Data:
@@ -59,7 +65,7 @@ def load_breast_cancer() -> Data:
         >>> load_breast_cancer().class_names
         ('malignant', 'benign')
     """
-    return _from_bunch(skd.load_breast_cancer(), "breast-cancer")
+    return _from_bunch(_sk().load_breast_cancer(), "breast-cancer")
 
 
 def load_iris() -> Data:
@@ -69,7 +75,7 @@ def load_iris() -> Data:
         >>> load_iris().x.shape
         (150, 4)
     """
-    return _from_bunch(skd.load_iris(), "iris")
+    return _from_bunch(_sk().load_iris(), "iris")
 
 
 def load_wine() -> Data:
@@ -79,7 +85,7 @@ def load_wine() -> Data:
         >>> load_wine().n_classes
         3
     """
-    return _from_bunch(skd.load_wine(), "wine")
+    return _from_bunch(_sk().load_wine(), "wine")
 
 
 #: Loaders by name. Names use hyphens; `load_split` also accepts underscores.
