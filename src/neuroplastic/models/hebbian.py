@@ -413,6 +413,21 @@ class HebbianNetwork(TransformingEstimator):
         self._fit_readout(feats, y_idx, None if first else self.readout_)
         return self
 
+    def fit_readout(self, X: Any, y: Any) -> "HebbianNetwork":
+        """Transfer: keep the learned features frozen and train a new softmax readout on ``(X, y)``.
+
+        For reusing features learned on one task on another (new classes allowed): the layers and
+        their input statistics stay as they are, ``classes_`` becomes the labels of ``y``, and the
+        readout (same settings as ``fit``'s) is trained from scratch on the features of ``X``.
+        ``partial_fit`` afterwards fine-tunes features and readout on the new task. Returns self.
+        """
+        self._check_fitted("layers_")
+        X, y = self._validate(X, y, reset=False)
+        self.classes_ = self._labels(y)
+        feats = self._features(self._images(X), store=True)
+        self._fit_readout(feats, self._encode(y), None)
+        return self
+
     def transform(self, X: Any) -> np.ndarray:
         """The learned features ``[n, n_features_out_]`` (before the readout's scaling)."""
         self._check_fitted("layers_")
