@@ -106,7 +106,6 @@ def test_snn_classifier_settings(name, value):
     assert pred <= {0, 1}
 
 
-@pytest.mark.xfail(reason="models/snn.py (not this suite's file): tau_out is checked as 'tau_mem'", strict=True)
 def test_snn_classifier_names_tau_out():
     from neuroplastic import SNNClassifier
 

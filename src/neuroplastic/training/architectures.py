@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 from torch import nn
 
+from neuroplastic._core.checks import check_positive
 from neuroplastic.encoding.rate import ConstantEncoder
 from neuroplastic.network import Sequential
 from neuroplastic.neurons.li import LI
@@ -130,6 +131,8 @@ def snn_classifier(n_in: int, n_out: int, hidden: Sequence[int] = (256,), num_st
         raise ValueError(f"num_steps must be >= 1, got {num_steps}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    for name, value in (("tau_mem", tau_mem), ("tau_out", tau_out), ("dt", dt)):
+        check_positive(name, value)  # checked here under the caller's name (LI would call tau_out 'tau_mem')
     sur = {"name": surrogate, "alpha": surrogate_alpha}
     layers: list[nn.Module] = [ConstantEncoder(int(num_steps))]
     prev = int(n_in)
