@@ -294,6 +294,11 @@ def robustness(model_dirs: tuple[Path, ...], data_path: Path, out: Path, repeats
     robustness_csv(list(model_dirs), data_path, out, repeats=repeats, seed=seed, echo=click.echo)
 
 
+from neuroplastic.rl.cli import rl as _rl  # noqa: E402  (imports click only; gymnasium on use)
+
+main.add_command(_rl)
+
+
 def _run() -> None:  # pragma: no cover - console entry for `python -m neuroplastic`
     main()
 
