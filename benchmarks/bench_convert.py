@@ -12,6 +12,7 @@ sample from :func:`neuroplastic.profile` for both (same cost model).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -94,6 +95,8 @@ def main() -> None:
         res = run("digits-mlp", ann, split, a.T or [32, 64, 128, 256], a.epochs or 60, 1e-3, 32, a.seed)
     else:
         split = load_fashion_mnist(flatten=False)
+        if split.x_train.ndim == 3:  # [N, 28, 28] -> [N, 1, 28, 28] for Conv2d
+            split = dataclasses.replace(split, x_train=split.x_train[:, None], x_test=split.x_test[:, None])
         ann = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
                             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(),
                             nn.Linear(64 * 7 * 7, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10))
