@@ -28,7 +28,6 @@ from neuroplastic.neurons import (
     Surrogate,
 )
 from neuroplastic.synapses import Conv2d, Dense, Flatten, MaxPool2d, RecurrentLIF
-from neuroplastic import compress  # noqa: F401  (registers the 'pruned' architecture)
 from neuroplastic.compress import EnergyModel, profile, prune_magnitude, quantize_weights
 from neuroplastic.conversion import convert
 from neuroplastic.io import load, save

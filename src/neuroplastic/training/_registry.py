@@ -66,7 +66,18 @@ def register_architecture(name: str, *, compile: Callable[[dict[str, Any]], dict
     return deco
 
 
+#: library modules that register architectures above ``training`` (the ``"pruned"`` wrapper of
+#: ``compress``): imported by name on the first lookup of a name not registered yet, as the backend
+#: registry imports its providers, so that loading a pruned checkpoint needs no import of its own
+ARCHITECTURE_PROVIDERS = ("neuroplastic.compress",)
+
+
 def _get(name: str) -> Architecture:
+    if name not in ARCHITECTURES:
+        import importlib
+
+        for mod in ARCHITECTURE_PROVIDERS:
+            importlib.import_module(mod)
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}: choose one of {', '.join(sorted(ARCHITECTURES))} "
                          "or register one with @register_architecture")
