@@ -219,3 +219,46 @@ def test_clone_is_unfitted_with_same_params(cls):
     else:
         assert twin.predict_proba_one(x) == {} and twin.predict_one(x) is None
         assert set(model.predict_proba_one(x)) == {False, True}
+
+
+def test_classifier_two_steps_by_hand():
+    """Two learn_one calls and a prediction, recomputed from the formulas in the module docstring."""
+    n, z_max, lr = 8, 2.5, 0.5
+    clf = SpikingClassifier(n_neurons=n, z_max=z_max, learning_rate=lr)
+    clf.learn_one({"a": 1.0}, "x")  # one class: softmax is 1, the gradient is zero
+    clf.learn_one({"a": 3.0}, "y")  # one point seen before: z = 0; two classes at p = 1/2
+
+    centres = np.linspace(-z_max, z_max, n)
+    sigma = centres[1] - centres[0]
+
+    def phi(z):
+        return np.concatenate([np.exp(-((z - centres) ** 2) / (2 * sigma**2)), [z / z_max, 1.0]])
+
+    p0 = phi(0.0)
+    W = -(lr / (1 + p0 @ p0)) * np.outer([0.5, -0.5], p0)
+    z = (3.0 - 2.0) / math.sqrt(2.0)  # running mean 2, sample std sqrt(2)
+    logits = W @ phi(z)
+    expected = np.exp(logits) / np.exp(logits).sum()
+    got = clf.predict_proba_one({"a": 3.0})
+    assert list(got) == ["x", "y"]
+    assert [got["x"], got["y"]] == pytest.approx(expected.tolist(), abs=1e-12)
+    assert got["y"] > got["x"]
+
+
+@pytest.mark.parametrize("module", ["neuroplastic.river.anomaly", "neuroplastic.river.forecast",
+                                    "neuroplastic.river.classifier"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_missing_river_names_the_extra():
+    import subprocess
+
+    code = ("import sys; sys.modules['river'] = None\n"
+            "try:\n    import neuroplastic.river\nexcept ImportError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pip install neuroplastic[river]" in out
