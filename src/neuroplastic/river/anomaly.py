@@ -1,11 +1,11 @@
 """River anomaly detector over :class:`neuroplastic.streaming.SpikingAnomalyDetector`."""
 from __future__ import annotations
 
-from typing import Any, Hashable
+from typing import Hashable
 
 from river.base import AnomalyDetector
 
-from neuroplastic.river._features import numeric_items, sort_key
+from neuroplastic.river._features import numeric_items
 from neuroplastic.streaming import SpikingAnomalyDetector as _StreamDetector
 
 __all__ = ["SpikingAnomalyDetector"]
@@ -77,11 +77,6 @@ class SpikingAnomalyDetector(AnomalyDetector):
     def n_features(self) -> int:
         """Channels (features) seen so far."""
         return len(self._channels)
-
-    def __getstate__(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["_channels"] = dict(sorted(d["_channels"].items(), key=lambda kv: sort_key(kv[0])))
-        return d
 
     @classmethod
     def _unit_test_params(cls):
