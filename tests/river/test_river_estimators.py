@@ -262,3 +262,20 @@ def test_missing_river_names_the_extra():
             "try:\n    import neuroplastic.river\nexcept ImportError as e:\n    print(e)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install neuroplastic[river]" in out
+
+
+def test_anomaly_score_is_max_of_independent_channels():
+    """The wrapper equals one streaming detector per feature; a missing feature's channel waits."""
+    from neuroplastic.streaming import SpikingAnomalyDetector as Stream
+
+    params = {"steps": (1,), "rows_per_step": 0, "warmup": 16}
+    det, ref = SpikingAnomalyDetector(**params), {k: Stream(**params) for k in ("v0", "v1", "v2")}
+    for i, (x, _) in enumerate(_anomaly_stream(900, seed=4)):
+        if i % 3 == 0:
+            x = {k: v for k, v in x.items() if k != "v2"}  # v2 missing on every third row
+        want = max([ref[k].score_one(v) for k, v in x.items()])
+        assert det.score_one(x) == want
+        det.learn_one(x)
+        for k, v in x.items():
+            ref[k].learn_one(v)
+    assert det.n_features == 3
