@@ -166,7 +166,7 @@ def test_categorical_columns_are_one_hot_encoded_and_saved(tmp_path: Path) -> No
 
 
 def test_categorical_refusals_name_the_fix() -> None:
-    ids = {"id": [f"p{i // 2}" for i in range(80)], "v": list(range(80)), "y": [i % 2 for i in range(80)]}
+    ids = {"id": [f"p{i // 2}" for i in range(80)], "v": [i % 10 for i in range(80)], "y": [i % 2 for i in range(80)]}
     with pytest.raises(ValueError, match=r"'id' of the table has 40 distinct text values.*max_categories=30.*"
                                          r"exclude=\['id'\] \(command line: --exclude id\)"):
         TableEncoder("y").fit(ids)
@@ -265,3 +265,19 @@ def test_a_continuous_target_is_refused_as_regression(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "r.csv", ["a", "y"], rows)
     with pytest.raises(ValueError, match=r"'y' of r\.csv has 60 distinct numbers in 60 rows.*regression.*bin it"):
         load_csv(path, "y")
+
+
+def test_numeric_identifier_columns_are_refused_naming_exclude() -> None:
+    rng = np.random.default_rng(0)
+    n = 60
+    ids = rng.permutation(np.arange(5000, 5000 + n)).tolist()          # record ids in any order
+    table = {"id": ids, "x": rng.normal(size=n).round(3).tolist(), "y": [i % 2 for i in range(n)]}
+    with pytest.raises(ValueError, match=r"'id' of the table holds a different whole number in each of its 60 rows.*"
+                                         r"--exclude id"):
+        TableEncoder("y").fit(table)
+    assert TableEncoder("y", exclude=["id"]).fit(table).feature_names_ == ["x"]
+    # whole numbers that repeat, or distinct ones spread over a wide range, are measurements
+    counts = {**table, "id": rng.integers(0, 20, n).tolist()}
+    assert TableEncoder("y").fit(counts).feature_names_ == ["id", "x"]
+    spread = {**table, "id": (np.arange(n) * 1000 + rng.integers(0, 999, n)).tolist()}
+    assert TableEncoder("y").fit(spread).feature_names_ == ["id", "x"]

@@ -174,6 +174,7 @@ class TableEncoder:
             classes, _ = _encode_labels(t, self.target)
             self.classes_ = np.array(classes)
         x = self._features(t)
+        self._refuse_numeric_identifiers(t, x)
         if self.standardize:
             mean, scale, constant = _fit_standardizer_safe(x)
             self.mean_, self.scale_ = mean, scale
@@ -385,6 +386,26 @@ class TableEncoder:
                 f"holds categories, or leave it out with {self._hint(c)}"
             )
         return True
+
+    def _refuse_numeric_identifiers(self, t: Table, x: np.ndarray) -> None:
+        """A numeric column of distinct whole numbers spanning less than twice as many values as
+        rows (row numbers, record ids: 1000, 1001, ... in any order) identifies rows instead of
+        describing them; training on it memorises the split. Refused like a text identifier."""
+        n = len(x)
+        if n < 20 or self.features is not None:  # named features are the user's explicit choice
+            return
+        j = 0
+        for c in self.columns_:
+            width = len(self.categories_.get(c, ())) or 1
+            if c not in self.categories_:
+                col = x[:, j].astype(np.float64)
+                if (np.isfinite(col).all() and np.array_equal(col, np.round(col))
+                        and len(np.unique(col)) == n and col.max() - col.min() < 2 * n):
+                    raise DataError(
+                        f"column {c!r} of {t.source} holds a different whole number in each of its {n} rows, "
+                        f"from {col.min():.0f} to {col.max():.0f}: a row number or identifier? it tells rows apart "
+                        f"instead of describing them; leave it out with {self._hint(c)}")
+            j += width
 
     def _fit_categories(self, t: Table, c: str) -> list[str]:
         values = _categorical_column(t, c)
