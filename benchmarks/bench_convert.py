@@ -55,7 +55,8 @@ def accuracy_snn(snn: nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 1000
     return hits / len(x)
 
 
-def run(name: str, ann: nn.Module, split, ts: list[int], epochs: int, lr: float, batch: int, seed: int) -> dict:
+def run(name: str, ann: nn.Module, split, ts: list[int], epochs: int, lr: float, batch: int, seed: int,
+        eval_batch: int = 1000) -> dict:
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     train(ann, split.x_train, split.y_train, epochs, lr, batch, seed)
@@ -68,7 +69,7 @@ def run(name: str, ann: nn.Module, split, ts: list[int], epochs: int, lr: float,
     for t in ts:
         t0 = time.perf_counter()
         snn = npl.convert(ann, split.x_train[:2048], T=t)
-        acc = accuracy_snn(snn, split.x_test, split.y_test)
+        acc = accuracy_snn(snn, split.x_test, split.y_test, eval_batch)
         rep = npl.profile(snn, probe[:64])
         rows["snn"].append({"T": t, "accuracy": acc, "loss_points": round(100 * (acc_ann - acc), 2),
                             "energy_nj": _energy_nj(rep), "seconds": round(time.perf_counter() - t0, 1)})
@@ -87,12 +88,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--T", type=int, nargs="*", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--eval-batch", type=int, default=None,
+                    help="test images per SNN pass (memory grows with T x batch; default 1000, CNN 200)")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     if a.what == "digits":
         split = load_split("digits")
         ann = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
-        res = run("digits-mlp", ann, split, a.T or [32, 64, 128, 256], a.epochs or 60, 1e-3, 32, a.seed)
+        res = run("digits-mlp", ann, split, a.T or [32, 64, 128, 256], a.epochs or 60, 1e-3, 32, a.seed,
+                  a.eval_batch or 1000)
     else:
         split = load_fashion_mnist(flatten=False)
         if split.x_train.ndim == 3:  # [N, 28, 28] -> [N, 1, 28, 28] for Conv2d
@@ -100,7 +104,8 @@ def main() -> None:
         ann = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
                             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(),
                             nn.Linear(64 * 7 * 7, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10))
-        res = run("fashion-cnn", ann, split, a.T or [64, 128, 256], a.epochs or 4, 2e-3, 128, a.seed)
+        res = run("fashion-cnn", ann, split, a.T or [64, 128, 256], a.epochs or 4, 2e-3, 128, a.seed,
+                  a.eval_batch or 200)  # [T, 1000, 32, 28, 28] at T = 128 is 12.8 GB
     print(json.dumps(res, indent=1))
     if a.json:
         with open(a.json, "w") as f:
