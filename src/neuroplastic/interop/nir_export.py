@@ -32,6 +32,7 @@ from torch import nn
 
 from neuroplastic._core.atomic import atomic_path
 from neuroplastic.interop._deps import require
+from neuroplastic.interop._nir_common import _arr, check_cuba_exportable
 from neuroplastic.interop._layers import FlattenDims, Scale, SumPool2d
 from neuroplastic.interop.nir_network import network_to_nir
 from neuroplastic.network.graph import Network
@@ -47,16 +48,6 @@ from neuroplastic.synapses.recurrent import RecurrentLIF
 
 SUPPORTED_LAYERS = ("Dense / nn.Linear", "Conv2d", "interop.Conv1d", "Flatten", "AvgPool2d", "interop.SumPool2d",
                     "interop.Scale", "LIF", "LI", "IF", "CubaLIF", "RecurrentLIF", "nn.Dropout / nn.Identity")
-
-
-def _arr(value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """A parameter (number or per-neuron tensor) as a float64 array of the neurons' shape."""
-    a = value.detach().cpu().double().numpy() if isinstance(value, torch.Tensor) else np.asarray(value, dtype=np.float64)
-    try:
-        return np.broadcast_to(a, shape).astype(np.float64).copy()
-    except ValueError:
-        raise ValueError(f"a per-neuron parameter of shape {a.shape} does not fit the layer's neurons {shape}: "
-                         "pass sample_data so the shapes are known, or one value per neuron") from None
 
 
 def _np(t: torch.Tensor | None) -> np.ndarray | None:
@@ -103,12 +94,7 @@ def _if_node(nir: Any, name: str, layer: IF, shape: tuple[int, ...], approximate
 
 def _cuba_node(nir: Any, name: str, layer: CubaLIF, shape: tuple[int, ...]) -> Any:
     p = layer.params
-    if p.t_ref > 0:
-        raise ValueError(f"layer {name} (CubaLIF) has t_ref={p.t_ref}: NIR neurons have no refractory period; "
-                         "build it with t_ref=0")
-    if bool(np.any(_arr(p.i_bias, shape) != 0)):
-        raise ValueError(f"layer {name} (CubaLIF) has a bias current i_bias={p.i_bias}, which NIR's CubaLIF lacks: "
-                         "fold it into v_rest (v_rest + i_bias) or into the bias of the layer before")
+    check_cuba_exportable(f"layer {name} (CubaLIF)", p, shape, " or into the bias of the layer before")
     tau_syn = _arr(p.tau_syn_exc, shape)
     return nir.CubaLIF(tau_syn=tau_syn, tau_mem=_arr(p.tau_mem, shape), r=np.ones(shape), v_leak=_arr(p.v_rest, shape),
                        v_threshold=_arr(p.v_th, shape), v_reset=_arr(p.v_reset, shape), w_in=tau_syn / layer.dt)

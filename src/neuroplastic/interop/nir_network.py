@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 
 from neuroplastic.interop._deps import require
+from neuroplastic.interop._nir_common import _arr as _export_arr
+from neuroplastic.interop._nir_common import check_cuba_exportable
 from neuroplastic.network.graph import Network
 from neuroplastic.network.topology import Population, SpikeSource
 
 
 def _arr(v: Any, n: int) -> np.ndarray:
-    a = v.detach().cpu().double().numpy() if hasattr(v, "detach") else np.asarray(v, dtype=np.float64)
-    return np.broadcast_to(a, (n,)).astype(np.float64).copy()
+    return _export_arr(v, (n,))
 
 
 def network_to_nir(net: Network) -> Any:
@@ -40,12 +41,7 @@ def network_to_nir(net: Network) -> Any:
             continue
         assert isinstance(pop, Population)
         p, n = pop.params, pop.size
-        if p.t_ref > 0:
-            raise ValueError(f"population {name!r} has t_ref={p.t_ref}: NIR neurons have no refractory period; "
-                             "build it with t_ref=0 to export it")
-        if bool(np.any(_arr(p.i_bias, n) != 0)):
-            raise ValueError(f"population {name!r} has a bias current i_bias={p.i_bias}, which NIR's CubaLIF lacks: "
-                             "fold it into v_rest")
+        check_cuba_exportable(f"population {name!r}", p, (n,))
         if name in inh_into and not np.allclose(_arr(p.tau_syn_inh, n), _arr(p.tau_syn_exc, n)):
             raise ValueError(f"population {name!r} receives inhibitory projections with tau_syn_inh != tau_syn_exc: "
                              "NIR's CubaLIF has one synaptic current; use equal time constants to export")
